@@ -1,0 +1,63 @@
+package dev.loopdev.cli;
+
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
+
+/** Small helpers shared by the subcommands. */
+final class Cli {
+    private Cli() {
+    }
+
+    /** One line that says what went wrong, without a stack trace. */
+    static String describe(Throwable e) {
+        if (e instanceof NoSuchFileException n) {
+            return n.getFile() + ": no such file";
+        }
+        if (e instanceof AccessDeniedException a) {
+            return a.getFile() + ": permission denied";
+        }
+        if (e instanceof FileAlreadyExistsException f) {
+            return f.getFile() + ": already exists";
+        }
+        if (e instanceof java.net.BindException b) {
+            return "cannot listen: " + b.getMessage();
+        }
+        String m = e.getMessage();
+        return m == null ? e.toString() : m;
+    }
+
+    /** Parses a size with an optional binary suffix: 512, 64K, 10M, 2G, 1T (also KiB, MB, ... and a trailing B). */
+    static long parseSize(String s) {
+        String t = s.trim().toUpperCase(java.util.Locale.ROOT);
+        if (t.endsWith("IB")) {
+            t = t.substring(0, t.length() - 2);
+        } else if (t.endsWith("B")) {
+            t = t.substring(0, t.length() - 1);
+        }
+        int shift = 0;
+        if (!t.isEmpty()) {
+            switch (t.charAt(t.length() - 1)) {
+                case 'K' -> shift = 10;
+                case 'M' -> shift = 20;
+                case 'G' -> shift = 30;
+                case 'T' -> shift = 40;
+                case 'P' -> shift = 50;
+                default -> shift = 0;
+            }
+        }
+        if (shift != 0) {
+            t = t.substring(0, t.length() - 1);
+        }
+        long v;
+        try {
+            v = Long.parseLong(t);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not a size: '" + s + "' (use a number with an optional K, M, G or T)");
+        }
+        if (v < 0 || (shift > 0 && v > (Long.MAX_VALUE >> shift))) {
+            throw new IllegalArgumentException("not a size: '" + s + "'");
+        }
+        return v << shift;
+    }
+}

@@ -1,0 +1,79 @@
+package dev.loopdev.cli;
+
+import dev.loopdev.LoopConfig;
+import dev.loopdev.LoopDevice;
+import dev.loopdev.Transform;
+import dev.loopdev.WritePathKind;
+import dev.loopdev.transforms.Transforms;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import picocli.CommandLine.Option;
+
+/** The options every command that opens a device shares, as losetup's. */
+final class DeviceOptions {
+    @Option(names = "--read-only", description = "Refuse writes (automatic when the file is not writable).")
+    boolean readOnly;
+
+    @Option(names = "--offset", paramLabel = "N", defaultValue = "0",
+            description = "Byte offset of the device in the file (suffixes K, M, G).")
+    String offset;
+
+    @Option(names = "--size-limit", paramLabel = "N", defaultValue = "0",
+            description = "Size of the device at most; 0 means up to the end of the file.")
+    String sizeLimit;
+
+    @Option(names = "--block-size", paramLabel = "N", defaultValue = "512",
+            description = "Logical block size: 512 or 4096.")
+    int blockSize;
+
+    @Option(names = "--write-path", paramLabel = "auto|mapped|positional", defaultValue = "auto",
+            description = "mapped: page-granular prepare/commit over memory-mapped pages; positional: positional "
+                    + "writes; auto: mapped when the file can be mapped.")
+    String writePath;
+
+    @Option(names = "--transform", paramLabel = "SPEC", defaultValue = "none",
+            description = "none or xor (the key comes from --key-file).")
+    String transform;
+
+    @Option(names = "--key-file", paramLabel = "FILE", description = "File holding the raw key bytes.")
+    Path keyFile;
+
+    /** Opens the device the options describe over {@code image}. */
+    LoopDevice open(Path image) throws IOException {
+        long off = Cli.parseSize(offset);
+        long limit = Cli.parseSize(sizeLimit);
+        WritePathKind kind;
+        try {
+            kind = WritePathKind.parse(writePath);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--write-path must be auto, mapped or positional, not '" + writePath + "'");
+        }
+        Transform t = transform(image);
+        try {
+            return LoopDevice.open(new LoopConfig(image, off, limit, readOnly, blockSize, kind, t));
+        } catch (IOException | RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    private Transform transform(Path image) throws IOException {
+        if (transform.equals("none")) {
+            if (keyFile != null) {
+                throw new IllegalArgumentException("--key-file needs a --transform");
+            }
+            return Transform.NONE;
+        }
+        if (keyFile == null) {
+            throw new IllegalArgumentException("--transform " + transform + " needs --key-file");
+        }
+        byte[] key = Files.readAllBytes(keyFile);
+        try {
+            return Transforms.create(transform, key);
+        } finally {
+            Arrays.fill(key, (byte) 0);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+package dev.loopdev;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * A block device: a fixed number of bytes, read and written at byte offsets. This is the whole contract between the
+ * frontends (NBD, FUSE) and the core; decorators stack on it the way nbdkit's filters stack on a plugin.
+ *
+ * <p>Offsets and lengths are in bytes. Implementations do not validate requests a second time beyond asserting:
+ * frontends call {@link #checkRange} once, at the edge. All methods are safe to call from many threads at once;
+ * overlapping writes never tear a 512-byte sector.
+ */
+public interface BlockDevice extends Closeable {
+
+    /** Size in bytes, fixed at attach time. */
+    long size();
+
+    /** Logical block size: 512 or 4096. Requests need not be aligned to it; it is what a client should prefer. */
+    int blockSize();
+
+    boolean isReadOnly();
+
+    /** Fills {@code dst.remaining()} bytes from {@code offset}; on return {@code dst.position()} has advanced. */
+    void read(ByteBuffer dst, long offset) throws IOException;
+
+    /** Writes {@code src.remaining()} bytes at {@code offset}; with {@code fua} they are durable on return. */
+    void write(ByteBuffer src, long offset, boolean fua) throws IOException;
+
+    /** Makes every write that completed before this call durable (fsync). */
+    void flush() throws IOException;
+
+    /** Whether {@link #trim} can release space (false with a transform: a hole does not decode to zeros). */
+    default boolean canTrim() {
+        return false;
+    }
+
+    /**
+     * Advisory discard: the range may afterwards read as anything. Implementations that cannot release space do
+     * nothing, which the NBD spec allows.
+     */
+    default void trim(long offset, long length, boolean fua) throws IOException {
+        checkWritable();
+    }
+
+    /**
+     * Makes the range read as zeros. {@code mayTrim} allows releasing the space (punching a hole) rather than
+     * allocating zeros.
+     */
+    default void writeZeroes(long offset, long length, boolean fua, boolean mayTrim) throws IOException {
+        checkWritable();
+        ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(length, 1 << 20));
+        for (long done = 0; done < length; ) {
+            int n = (int) Math.min(zeros.capacity(), length - done);
+            zeros.clear().limit(n);
+            write(zeros, offset + done, false);
+            done += n;
+        }
+        if (fua) {
+            flush();
+        }
+    }
+
+    /** Validates a request once, at the edge: the range must lie within the device. */
+    default void checkRange(long offset, long length) throws BlockDeviceException {
+        if (offset < 0 || length < 0 || offset > size() || length > size() - offset) {
+            throw new BlockDeviceException(Errno.EINVAL,
+                    "request [" + offset + ", +" + length + ") is outside the device of " + size() + " bytes");
+        }
+    }
+
+    default void checkWritable() throws BlockDeviceException {
+        if (isReadOnly()) {
+            throw new BlockDeviceException(Errno.EPERM, "the device is read-only");
+        }
+    }
+
+    @Override
+    void close() throws IOException;
+}

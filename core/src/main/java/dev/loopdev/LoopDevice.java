@@ -1,0 +1,296 @@
+package dev.loopdev;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.logging.Logger;
+
+/**
+ * A file attached as a block device, as {@code losetup} attaches one: a window of the file ({@code offset},
+ * {@code sizelimit}), read-only or not, seen through a {@link Transform}, written through one of two
+ * {@link WritePath}s chosen at attach time.
+ *
+ * <p>Every request holds the range locks of what it touches (writes exclusively), so overlapping writes never
+ * tear a sector. With a transform on, requests are widened to whole 512-byte sectors (read-modify-write under the
+ * lock) because a sector is the transform's unit.
+ */
+public final class LoopDevice implements BlockDevice {
+    private static final Logger LOG = Logger.getLogger(LoopDevice.class.getName());
+
+    private final LoopConfig config;
+    private final BackingFile file;
+    private final long offset;
+    private final long size;
+    private final boolean readOnly;
+    private final Transform transform;
+    private final RangeLocks locks = new RangeLocks();
+    private volatile WritePath path;
+    private volatile boolean closed;
+
+    private LoopDevice(LoopConfig config, BackingFile file, long size, WritePath path) {
+        this.config = config;
+        this.file = file;
+        this.offset = config.offsetBytes();
+        this.size = size;
+        this.readOnly = config.readOnly() || !file.writable;
+        this.transform = config.transform();
+        this.path = path;
+    }
+
+    /** Attaches {@code config.file()}. */
+    public static LoopDevice open(LoopConfig config) throws IOException {
+        return open(config, MappedPages.DEFAULT_PAGE_SIZE, MappedPages.DEFAULT_WINDOW_BYTES);
+    }
+
+    /** As {@link #open(LoopConfig)}, with the mapped path's page and window sizes chosen (tests use tiny ones). */
+    static LoopDevice open(LoopConfig config, int pageSize, long windowBytes) throws IOException {
+        Transform t = config.transform();
+        if (!t.isIdentity() && config.offsetBytes() % Transform.SECTOR_SIZE != 0) {
+            throw new BlockDeviceException(Errno.EINVAL, "with a transform the offset must be a multiple of "
+                    + Transform.SECTOR_SIZE + " (the transform works on whole sectors of the file)");
+        }
+        BackingFile file = BackingFile.open(config.file(), config.readOnly());
+        try {
+            long fileSize = file.size();
+            if (config.offsetBytes() > fileSize) {
+                throw new BlockDeviceException(Errno.EINVAL, config.file() + ": offset " + config.offsetBytes()
+                        + " is beyond the end of the file (" + fileSize + " bytes)");
+            }
+            long size = fileSize - config.offsetBytes();
+            if (config.sizeLimitBytes() > 0) {
+                size = Math.min(size, config.sizeLimitBytes());
+            }
+            // As loop counts its size in whole sectors, we count it in whole logical blocks.
+            size -= size % config.blockSize();
+            WritePath path = choosePath(config, file, size, pageSize, windowBytes);
+            LOG.info(config.file() + ": " + size + " bytes at offset " + config.offsetBytes() + ", "
+                    + path.kind().name().toLowerCase() + " write path, transform " + t.name()
+                    + (config.readOnly() || !file.writable ? ", read-only" : ""));
+            return new LoopDevice(config, file, size, path);
+        } catch (IOException | RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    private static WritePath choosePath(LoopConfig config, BackingFile file, long size, int pageSize,
+                                        long windowBytes) throws IOException {
+        long end = config.offsetBytes() + size;
+        switch (config.writePath()) {
+            case POSITIONAL:
+                return new PositionalWrites(file);
+            case MAPPED:
+                if (size > 0 && !MappedPages.canMap(file, config.offsetBytes(), end)) {
+                    throw new BlockDeviceException(Errno.ENOTSUP, config.file()
+                            + " cannot be memory-mapped; use --write-path positional or auto");
+                }
+                return new MappedPages(file, end, pageSize, windowBytes);
+            default:
+                if (size > 0 && MappedPages.canMap(file, config.offsetBytes(), end)) {
+                    return new MappedPages(file, end, pageSize, windowBytes);
+                }
+                LOG.info(config.file() + " cannot be memory-mapped: using positional writes");
+                return new PositionalWrites(file);
+        }
+    }
+
+    public LoopConfig config() {
+        return config;
+    }
+
+    /** The write path in use now (auto's choice, or positional after a mapping failure). */
+    public WritePathKind writePath() {
+        return path.kind();
+    }
+
+    public Path file() {
+        return config.file();
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public int blockSize() {
+        return config.blockSize();
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public boolean canTrim() {
+        return !readOnly && transform.isIdentity();
+    }
+
+    @Override
+    public void read(ByteBuffer dst, long devPos) throws IOException {
+        int n = dst.remaining();
+        assertOpenAndInRange(devPos, n);
+        long pos = offset + devPos;
+        if (isSectorAligned(pos, n)) {
+            try (RangeLocks.Held h = locks.read(pos, n)) {
+                withPath(p -> p.read(dst, pos, transform));
+            }
+            return;
+        }
+        long from = alignDown(pos);
+        long to = alignUp(pos + n);
+        ByteBuffer whole = ByteBuffer.allocate((int) (to - from));
+        try (RangeLocks.Held h = locks.read(from, to - from)) {
+            withPath(p -> p.read(whole, from, transform));
+        }
+        dst.put(whole.array(), (int) (pos - from), n);
+    }
+
+    @Override
+    public void write(ByteBuffer src, long devPos, boolean fua) throws IOException {
+        int n = src.remaining();
+        assertOpenAndInRange(devPos, n);
+        checkWritable();
+        long pos = offset + devPos;
+        if (isSectorAligned(pos, n)) {
+            try (RangeLocks.Held h = locks.write(pos, n)) {
+                int start = src.position();
+                withPath(p -> p.write(src.position(start), pos, transform));
+            }
+        } else {
+            // Read-modify-write of the partial sectors at either end, under one exclusive hold of the whole range.
+            long from = alignDown(pos);
+            long to = alignUp(pos + n);
+            ByteBuffer whole = ByteBuffer.allocate((int) (to - from));
+            try (RangeLocks.Held h = locks.write(from, to - from)) {
+                withPath(p -> p.read(whole.clear(), from, transform));
+                whole.put((int) (pos - from), src, src.position(), n);
+                withPath(p -> p.write(whole.clear(), from, transform));
+            }
+            src.position(src.position() + n);
+        }
+        if (fua) {
+            withPath(p -> p.force(pos, n));
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        assertOpen();
+        if (!readOnly) {
+            withPath(WritePath::flush);
+        }
+    }
+
+    @Override
+    public void trim(long devPos, long length, boolean fua) throws IOException {
+        assertOpenAndInRange(devPos, length);
+        checkWritable();
+        if (!canTrim() || length == 0) {
+            return; // advisory: with a transform a hole would not decode to zeros, so nothing is released
+        }
+        long pos = offset + devPos;
+        try (RangeLocks.Held h = locks.write(pos, length)) {
+            if (file.punchHole(pos, length)) {
+                path.released(pos, length);
+            }
+        }
+        if (fua) {
+            withPath(p -> p.force(pos, length));
+        }
+    }
+
+    @Override
+    public void writeZeroes(long devPos, long length, boolean fua, boolean mayTrim) throws IOException {
+        assertOpenAndInRange(devPos, length);
+        checkWritable();
+        if (length == 0) {
+            return;
+        }
+        long pos = offset + devPos;
+        if (transform.isIdentity()) {
+            boolean done;
+            try (RangeLocks.Held h = locks.write(pos, length)) {
+                if (mayTrim && file.punchHole(pos, length)) {
+                    path.released(pos, length);
+                    done = true;
+                } else {
+                    done = file.zeroRange(pos, length);
+                }
+            }
+            if (done) {
+                if (fua) {
+                    withPath(p -> p.force(pos, length));
+                }
+                return;
+            }
+        }
+        BlockDevice.super.writeZeroes(devPos, length, fua, mayTrim); // encoded zeros, written like any data
+    }
+
+    private interface PathOp {
+        void run(WritePath p) throws IOException;
+    }
+
+    /**
+     * Runs an operation on the current write path. If the mapped path cannot map the file (which it reports
+     * before copying anything), degrades to positional writes for good, says so once, and runs it again.
+     */
+    private void withPath(PathOp op) throws IOException {
+        WritePath p = path;
+        try {
+            op.run(p);
+        } catch (WritePath.MappingFailedException e) {
+            synchronized (this) {
+                if (path == p) {
+                    LOG.warning(e.getMessage() + "; degrading to positional writes");
+                    path = new PositionalWrites(file);
+                }
+            }
+            op.run(path);
+        }
+    }
+
+    private boolean isSectorAligned(long pos, long n) {
+        return transform.isIdentity() || (pos % Transform.SECTOR_SIZE == 0 && n % Transform.SECTOR_SIZE == 0);
+    }
+
+    private static long alignDown(long pos) {
+        return pos - pos % Transform.SECTOR_SIZE;
+    }
+
+    private static long alignUp(long pos) {
+        return alignDown(pos + Transform.SECTOR_SIZE - 1);
+    }
+
+    private void assertOpen() throws BlockDeviceException {
+        if (closed) {
+            throw new BlockDeviceException(Errno.ESHUTDOWN, "the device is closed");
+        }
+    }
+
+    private void assertOpenAndInRange(long devPos, long length) throws BlockDeviceException {
+        assertOpen();
+        assert devPos >= 0 && length >= 0 && devPos + length <= size
+                : "unvalidated request [" + devPos + ", +" + length + ")";
+    }
+
+    /** Flushes what was written and detaches, as losetup -d does. */
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        try {
+            flush();
+        } finally {
+            closed = true;
+            try {
+                file.close();
+            } finally {
+                transform.close();
+            }
+        }
+    }
+}
