@@ -238,9 +238,23 @@ public final class LoopDevice implements BlockDevice {
      * before copying anything), degrades to positional writes for good, says so once, and runs it again.
      */
     private void withPath(PathOp op) throws IOException {
+        try {
+            withPathOnce(op);
+        } catch (BlockDeviceException e) {
+            throw e;
+        } catch (IOException e) {
+            // The one error type leaves the core: ENOSPC from a pwrite, EIO from anything else.
+            throw new BlockDeviceException(BlockDeviceException.errnoOf(e), file.path + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void withPathOnce(PathOp op) throws IOException {
         WritePath p = path;
         try {
             op.run(p);
+        } catch (InternalError e) {
+            // A fault on a mapped page that surfaced late (JDK 17 delivers them asynchronously).
+            throw new BlockDeviceException(Errno.EIO, file.path + ": I/O error on a mapped page: " + e.getMessage(), e);
         } catch (WritePath.MappingFailedException e) {
             synchronized (this) {
                 if (path == p) {
