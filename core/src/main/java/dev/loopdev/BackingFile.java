@@ -145,6 +145,33 @@ final class BackingFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Where the next data at or after {@code pos} starts ({@code SEEK_DATA}), or -1 when only a hole follows up to
+     * the end of the file. Where the file system cannot tell, everything is data, as lseek itself pretends.
+     */
+    long nextData(long pos) throws IOException {
+        return seek(pos, Posix.SEEK_DATA);
+    }
+
+    /** Where the next hole at or after {@code pos} starts ({@code SEEK_HOLE}); the end of the file counts as one. */
+    long nextHole(long pos) throws IOException {
+        return seek(pos, Posix.SEEK_HOLE);
+    }
+
+    private long seek(long pos, int whence) throws IOException {
+        try {
+            return Posix.lseek(fd, pos, whence);
+        } catch (LastErrorException e) {
+            if (e.getErrorCode() == Posix.ENXIO) {
+                return -1;
+            }
+            if (Posix.isUnsupported(e.getErrorCode()) || e.getErrorCode() == 22 /* EINVAL */) {
+                return whence == Posix.SEEK_DATA ? pos : Long.MAX_VALUE;
+            }
+            throw error("seek", e.getErrorCode(), pos, 0);
+        }
+    }
+
     /** Fills {@code dst}; a file that ends early (truncated underneath us) is EIO. */
     void readFully(ByteBuffer dst, long pos) throws IOException {
         while (dst.hasRemaining()) {

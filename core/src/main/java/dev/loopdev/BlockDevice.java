@@ -62,6 +62,14 @@ public interface BlockDevice extends Closeable {
         }
     }
 
+    /**
+     * The allocation state of {@code [offset, offset + length)}: consecutive extents starting at {@code offset},
+     * covering at least the first byte and at most the range. The default says "all data".
+     */
+    default java.util.List<Extent> extents(long offset, long length) throws IOException {
+        return java.util.List.of(new Extent(offset, length, false, false));
+    }
+
     /** Validates a request once, at the edge: the range must lie within the device. */
     default void checkRange(long offset, long length) throws BlockDeviceException {
         if (offset < 0 || length < 0 || offset > size() || length > size() - offset) {

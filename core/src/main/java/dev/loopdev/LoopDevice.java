@@ -3,6 +3,8 @@ package dev.loopdev;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.logging.Logger;
 
 /**
@@ -227,6 +229,35 @@ public final class LoopDevice implements BlockDevice {
             }
         }
         BlockDevice.super.writeZeroes(devPos, length, fua, mayTrim); // encoded zeros, written like any data
+    }
+
+    /**
+     * Holes and data from the backing file (SEEK_HOLE/SEEK_DATA). With a transform on, everything is data: a hole
+     * does not decode to zeros.
+     */
+    @Override
+    public List<Extent> extents(long devPos, long length) throws IOException {
+        assertOpenAndInRange(devPos, length);
+        if (!transform.isIdentity() || length == 0) {
+            return BlockDevice.super.extents(devPos, length);
+        }
+        List<Extent> out = new ArrayList<>();
+        long pos = offset + devPos;
+        long end = pos + length;
+        // Bounded: a fragmented file yields at most this many extents per call; the caller asks again for the rest.
+        while (pos < end && out.size() < 1024) {
+            long data = file.nextData(pos);
+            if (data < 0 || data > pos) {
+                long holeEnd = data < 0 ? end : Math.min(data, end);
+                out.add(new Extent(pos - offset, holeEnd - pos, true, true));
+                pos = holeEnd;
+            } else {
+                long dataEnd = Math.min(file.nextHole(pos), end);
+                out.add(new Extent(pos - offset, dataEnd - pos, false, false));
+                pos = dataEnd;
+            }
+        }
+        return out;
     }
 
     private interface PathOp {
