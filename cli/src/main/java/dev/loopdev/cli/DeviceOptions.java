@@ -4,11 +4,9 @@ import dev.loopdev.LoopConfig;
 import dev.loopdev.LoopDevice;
 import dev.loopdev.Transform;
 import dev.loopdev.WritePathKind;
-import dev.loopdev.transforms.Transforms;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The options every command that opens a device shares, as losetup's. */
@@ -33,12 +31,8 @@ final class DeviceOptions {
                     + "writes; auto: mapped when the file can be mapped.")
     String writePath;
 
-    @Option(names = "--transform", paramLabel = "SPEC", defaultValue = "none",
-            description = "none or xor (the key comes from --key-file).")
-    String transform;
-
-    @Option(names = "--key-file", paramLabel = "FILE", description = "File holding the raw key bytes.")
-    Path keyFile;
+    @Mixin
+    TransformOptions transform = new TransformOptions();
 
     /** Opens the device the options describe over {@code image}. */
     LoopDevice open(Path image) throws IOException {
@@ -60,20 +54,6 @@ final class DeviceOptions {
     }
 
     private Transform transform(Path image) throws IOException {
-        if (transform.equals("none")) {
-            if (keyFile != null) {
-                throw new IllegalArgumentException("--key-file needs a --transform");
-            }
-            return Transform.NONE;
-        }
-        if (keyFile == null) {
-            throw new IllegalArgumentException("--transform " + transform + " needs --key-file");
-        }
-        byte[] key = Files.readAllBytes(keyFile);
-        try {
-            return Transforms.create(transform, key);
-        } finally {
-            Arrays.fill(key, (byte) 0);
-        }
+        return transform.create("none", Cli.parseSize(offset), false);
     }
 }

@@ -8,15 +8,36 @@ public final class Transforms {
     private Transforms() {
     }
 
-    /**
-     * @param spec the transform's name: {@code none}, {@code xor}
-     * @param key  the key bytes; copied, so the caller may wipe its array
-     */
+    /** As {@link #create(String, byte[], long)} with no IV offset. */
     public static Transform create(String spec, byte[] key) {
-        return switch (spec) {
-            case "none" -> Transform.NONE;
-            case "xor" -> new XorTransform(key);
-            default -> throw new IllegalArgumentException("unknown transform '" + spec + "' (known: none, xor)");
-        };
+        return create(spec, key, 0);
+    }
+
+    /**
+     * @param spec     {@code none}, {@code xor}, or a cipher spec as {@link CipherSpec#parse} takes
+     *                 ({@code aes-cbc-plain}, {@code aes-cbc-plain64}, {@code aes-cbc-essiv:sha256},
+     *                 {@code aes-xts-plain64}, {@code twofish-cbc-plain}, {@code serpent-cbc-plain}, ...)
+     * @param key      the key bytes, exactly the key size; copied, so the caller may wipe its array
+     * @param ivOffset added to the sector number for the IV (dm-crypt's iv_offset); cipher specs only
+     */
+    public static Transform create(String spec, byte[] key, long ivOffset) {
+        switch (spec) {
+            case "none":
+                return Transform.NONE;
+            case "xor":
+                if (ivOffset != 0) {
+                    throw new IllegalArgumentException("xor takes no IV offset");
+                }
+                return new XorTransform(key);
+            default:
+                CipherSpec cs = CipherSpec.parse(spec);
+                cs.checkKeyBytes(key.length);
+                return cs.isXts() ? new XtsSectorCipher(cs, key, ivOffset) : new CbcSectorCipher(cs, key, ivOffset);
+        }
+    }
+
+    /** True for specs that take a cipher key (everything but {@code none}). */
+    public static boolean needsKey(String spec) {
+        return !spec.equals("none");
     }
 }

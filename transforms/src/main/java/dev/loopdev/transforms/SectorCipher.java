@@ -1,0 +1,178 @@
+package dev.loopdev.transforms;
+
+import dev.loopdev.Transform;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+
+/**
+ * What the block-cipher transforms share, after dm-crypt's {@code crypt_convert}: requests are cut into chunks of
+ * whole sectors, each chunk is copied into a per-call {@link Context} (so raw and plain may be the same memory, and
+ * direct, mapped or heap buffers all take one path), the chunk's IVs are made in one batch, and the chain mode
+ * turns the chunk around in as few cipher calls as it allows.
+ *
+ * <p>Immutable after construction except for the pool of contexts: a call takes an idle context or makes one, and
+ * gives it back, so threads never share an engine and no per-sector {@code Cipher.init} happens. {@link #close()}
+ * wipes the key bytes and every context's engine.
+ */
+abstract sealed class SectorCipher implements Transform permits CbcSectorCipher, XtsSectorCipher {
+    static final int CHUNK_SECTORS = 128;
+    static final int CHUNK_BYTES = CHUNK_SECTORS * SECTOR_SIZE;
+    static final int BLOCK = BlockEngine.BLOCK_SIZE;
+
+    private final CipherSpec spec;
+    private final long ivOffset;
+    private final byte[] dataKey;
+    private final byte[] ivKey;
+    private final ConcurrentLinkedDeque<Context> idle = new ConcurrentLinkedDeque<>();
+    private final Set<Context> all = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+
+    /** One call's engines and scratch space; only one thread holds a context at a time. */
+    static final class Context {
+        final BlockEngine data;
+        final BlockEngine iv;
+        final byte[] in = new byte[CHUNK_BYTES];
+        final byte[] out = new byte[CHUNK_BYTES];
+        final byte[] ivPlain = new byte[CHUNK_SECTORS * BLOCK];
+        final byte[] ivs = new byte[CHUNK_SECTORS * BLOCK];
+        final long[] tweaks;
+
+        Context(BlockEngine data, BlockEngine iv, boolean xts) {
+            this.data = data;
+            this.iv = iv;
+            this.tweaks = xts ? new long[CHUNK_BYTES / Long.BYTES] : null;
+        }
+
+        void destroy() {
+            data.destroy();
+            if (iv != null) {
+                iv.destroy();
+            }
+            Arrays.fill(in, (byte) 0);
+            Arrays.fill(out, (byte) 0);
+        }
+    }
+
+    /**
+     * @param dataKey  the data cipher's key
+     * @param ivKey    the key of the IV cipher (ESSIV's hashed key, XTS's tweak key), or null for plain IVs
+     * @param ivOffset added to the sector number to make the IV, like dm-crypt's iv_offset (cryptsetup --skip)
+     */
+    SectorCipher(CipherSpec spec, byte[] dataKey, byte[] ivKey, long ivOffset) {
+        this.spec = spec;
+        this.ivOffset = ivOffset;
+        this.dataKey = dataKey.clone();
+        this.ivKey = ivKey == null ? null : ivKey.clone();
+        release(acquire()); // fail now, not on the first request, if the cipher is missing
+    }
+
+    static byte[] sha256(byte[] key) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(key);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Encrypts or decrypts {@code sectors} sectors in {@code c.in} into {@code c.out}, IVs in {@code c.ivs}. */
+    abstract void encodeChunk(Context c, int sectors);
+
+    abstract void decodeChunk(Context c, int sectors);
+
+    @Override
+    public final void encode(ByteBuffer plain, ByteBuffer raw, long sector) {
+        convert(true, plain, raw, sector);
+    }
+
+    @Override
+    public final void decode(ByteBuffer raw, ByteBuffer plain, long sector) {
+        convert(false, raw, plain, sector);
+    }
+
+    private void convert(boolean encode, ByteBuffer from, ByteBuffer to, long sector) {
+        int n = from.remaining();
+        if (n % SECTOR_SIZE != 0 || to.remaining() < n) {
+            throw new IllegalArgumentException("a transform works on whole sectors: " + n + " bytes into "
+                    + to.remaining());
+        }
+        Context c = acquire();
+        try {
+            for (int done = 0; done < n; done += CHUNK_BYTES) {
+                int len = Math.min(CHUNK_BYTES, n - done);
+                int sectors = len / SECTOR_SIZE;
+                from.get(c.in, 0, len); // read before the write below: in-place is safe chunk by chunk
+                makeIvs(c, sector + ivOffset + done / SECTOR_SIZE, sectors);
+                if (encode) {
+                    encodeChunk(c, sectors);
+                } else {
+                    decodeChunk(c, sectors);
+                }
+                to.put(c.out, 0, len);
+            }
+        } finally {
+            release(c);
+        }
+    }
+
+    /** dm-crypt's plain/plain64 generators, then the IV cipher if there is one (ESSIV; XTS's first tweak). */
+    private void makeIvs(Context c, long first, int sectors) {
+        byte[] target = c.iv == null ? c.ivs : c.ivPlain;
+        boolean plain32 = spec.ivMode() == CipherSpec.IvMode.PLAIN;
+        for (int s = 0; s < sectors; s++) {
+            long iv = first + s;
+            Blocks.putLong(target, s * BLOCK, plain32 ? iv & 0xFFFF_FFFFL : iv);
+            Blocks.putLong(target, s * BLOCK + 8, 0L);
+        }
+        if (c.iv != null) {
+            c.iv.encryptEcb(c.ivPlain, 0, sectors * BLOCK, c.ivs, 0);
+        }
+    }
+
+    private Context acquire() {
+        if (closed) {
+            throw new IllegalStateException(name() + ": the transform is closed");
+        }
+        Context c = idle.pollFirst();
+        if (c == null) {
+            c = new Context(spec.engine(dataKey), ivKey == null ? null : spec.engine(ivKey), spec.isXts());
+            all.add(c);
+        }
+        return c;
+    }
+
+    private void release(Context c) {
+        if (closed) {
+            c.destroy();
+        } else {
+            idle.offerFirst(c);
+        }
+    }
+
+    @Override
+    public final String name() {
+        return spec.toString();
+    }
+
+    public final CipherSpec spec() {
+        return spec;
+    }
+
+    @Override
+    public final void close() {
+        closed = true;
+        Arrays.fill(dataKey, (byte) 0);
+        if (ivKey != null) {
+            Arrays.fill(ivKey, (byte) 0);
+        }
+        for (Context c : all) {
+            c.destroy();
+        }
+        idle.clear();
+        all.clear();
+    }
+}
