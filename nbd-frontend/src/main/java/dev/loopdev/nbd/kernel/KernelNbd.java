@@ -134,12 +134,27 @@ public final class KernelNbd {
         return pidOf(index).isPresent();
     }
 
+    /**
+     * The process that connected the device. The kernel records the connecting task's thread id, which for a JVM
+     * is not the process id: map it to its thread group through /proc.
+     */
     public static OptionalLong pidOf(int index) {
+        long tid;
         try {
-            return OptionalLong.of(Long.parseLong(Files.readString(sysBlock(index).resolve("pid")).trim()));
+            tid = Long.parseLong(Files.readString(sysBlock(index).resolve("pid")).trim());
         } catch (IOException | NumberFormatException e) {
             return OptionalLong.empty();
         }
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + tid + "/status"))) {
+                if (line.startsWith("Tgid:")) {
+                    return OptionalLong.of(Long.parseLong(line.substring(5).trim()));
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // the task is gone (or in another pid namespace): the thread id is all we know
+        }
+        return OptionalLong.of(tid);
     }
 
     /** The NBD devices the kernel has, by index, ascending. */
