@@ -81,7 +81,8 @@ final class VmGuest {
         Files.writeString(nbdc, "#!/bin/sh\nLD_LIBRARY_PATH=" + root.resolve("lib/x86_64-linux-gnu") + " exec "
                 + root.resolve("sbin/nbd-client") + " \"$@\"\n");
         nbdc.toFile().setExecutable(true);
-        return ". " + repo.resolve("tests/vm/guest-lib.sh") + "\nexport PATH=\"$LOOPDEV_WORK:$PATH\"\n";
+        return ". " + repo.resolve("tests/vm/guest-lib.sh") + "\nexport PATH=\"$LOOPDEV_WORK:$PATH\"\n"
+                + "export VM_BUSYBOX=" + root.resolve("bin/busybox") + "\n";
     }
 
     /** Boots once, running {@code script} (after the prelude) in {@code work}; returns when the guest is off. */
