@@ -41,6 +41,10 @@ final class AttachCommand implements Callable<Integer> {
             description = "Request timeout; 0 means wait forever (the kernel only warns about stuck requests).")
     long timeoutSeconds;
 
+    @Option(names = "--no-netlink",
+            description = "Configure the device with ioctls only, as nbd-client -nonetlink (for old kernels).")
+    boolean noNetlink;
+
     @Option(names = "--foreground", description = "Serve in this process until detached, instead of in the background.")
     boolean foreground;
 
@@ -100,7 +104,7 @@ final class AttachCommand implements Callable<Integer> {
         }
         AttachState state;
         try {
-            state = a.connect(index, timeoutSeconds);
+            state = a.connect(index, timeoutSeconds, noNetlink);
         } catch (Exception e) {
             a.abandon();
             throw e;

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code loopdev attach} inside a VM, with the host's JDK: the file becomes /dev/nbd1 over two connections (the
  * kernel configured by generic netlink, our server in-process), survives the same round trip as with nbd-client,
  * shows in {@code list} and {@code list --json}, and {@code detach} leaves a complete, clean file. The refusals
- * (device in use, device not attached, no NBD in the kernel, not root) each say one clear thing.
+ * (device in use, device not attached, no NBD in the kernel, not root) each say one clear thing. The ioctl
+ * fallback (--no-netlink: NBD_SET_SOCK and a thread in NBD_DO_IT) writes and reads through as well.
  */
 @Timeout(600)
 class VmAttachIT {
@@ -35,7 +36,7 @@ class VmAttachIT {
         String script = "L='" + loopdev + "'\n" + SCRIPT;
         List<String> steps = new ArrayList<>(List.of("copy-in", "attach", "list-json", "list", "busy", "direct",
                 "mkfs", "mount", "files", "umount", "fsck", "ro-verify", "detach", "detached", "image-fsck",
-                "copy-out", "not-attached", "no-nbd"));
+                "copy-out", "not-attached", "ioctl-attach", "ioctl-direct", "ioctl-detach", "ioctl-data", "no-nbd"));
 
         VmGuest.Result r = vm.boot(work, script, 2, Duration.ofMinutes(8));
         r.assertPassed(steps);
@@ -92,6 +93,11 @@ class VmAttachIT {
             step copy-out cp --sparse=always /tmp/a.img $LOOPDEV_WORK/attached.img
             step not-attached sh -c "! $L detach /dev/nbd1 2>/tmp/na.err; cat /tmp/na.err; \\
               grep -q 'loopdev: /dev/nbd1 is not attached' /tmp/na.err"
+            step ioctl-attach sh -c "$L attach --no-netlink --device /dev/nbd2 /tmp/a.img && $L list --json | grep -q '\"netlink\": false'"
+            step ioctl-direct sh -c "head -c 1M /dev/urandom > /tmp/r3 && dd if=/tmp/r3 of=/dev/nbd2 bs=4096 seek=9000 oflag=direct status=none \
+              && dd if=/dev/nbd2 of=/tmp/r4 bs=4096 skip=9000 count=256 iflag=direct status=none && cmp /tmp/r3 /tmp/r4"
+            step ioctl-detach $L detach /dev/nbd2
+            step ioctl-data sh -c "! test -e /sys/block/nbd2/pid && dd if=/tmp/a.img bs=4096 skip=9000 count=256 status=none | cmp - /tmp/r3"
             step no-nbd sh -c "$VM_BUSYBOX rmmod nbd && ! $L attach --foreground /tmp/a.img 2>/tmp/nonbd.err; cat /tmp/nonbd.err; \\
               grep -q 'modprobe nbd' /tmp/nonbd.err"
             """;

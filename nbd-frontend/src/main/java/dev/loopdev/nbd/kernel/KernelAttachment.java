@@ -43,10 +43,10 @@ public final class KernelAttachment {
     }
 
     /** Hands the sockets to the kernel as device {@code index} (a free one when negative), records the state. */
-    public AttachState connect(int index, long timeoutSeconds) throws IOException {
+    public AttachState connect(int index, long timeoutSeconds, boolean ioctlOnly) throws IOException {
         int[] fds = pairs.stream().mapToInt(KernelSockets.Pair::kernelFd).toArray();
         KernelNbd.Connection c = KernelNbd.connect(index, KernelNbd.Geometry.of(device, timeoutSeconds), fds,
-                "loopdev:" + device.file());
+                "loopdev:" + device.file(), ioctlOnly);
         KernelSockets.closeKernelEnds(pairs);
         var cfg = device.config();
         state = new AttachState(c.index(), ProcessHandle.current().pid(), device.file().toAbsolutePath().toString(),

@@ -82,9 +82,16 @@ public final class KernelNbd {
         }
     }
 
-    /** Connects {@code index} (any free device when negative) to the kernel ends of {@code fds}. */
-    public static Connection connect(int index, Geometry g, int[] fds, String backend) throws KernelNbdException {
+    /**
+     * Connects {@code index} (any free device when negative) to the kernel ends of {@code fds}; with
+     * {@code ioctlOnly}, skips netlink as nbd-client -nonetlink does.
+     */
+    public static Connection connect(int index, Geometry g, int[] fds, String backend, boolean ioctlOnly)
+            throws KernelNbdException {
         checkRoot("attach");
+        if (ioctlOnly) {
+            return connectIoctl(index, g, fds);
+        }
         try (NbdNetlink nl = NbdNetlink.open()) {
             return new Connection(nl.connect(index, g, fds, backend), true, null);
         } catch (NetlinkException e) {
@@ -97,6 +104,9 @@ public final class KernelNbd {
     }
 
     private static Connection connectIoctl(int index, Geometry g, int[] fds) throws KernelNbdException {
+        if (index >= 0 ? !Files.exists(Path.of(devicePath(index))) : devices().isEmpty()) {
+            throw refusal(index, Libc.ENOENT, "no such device");
+        }
         int chosen = index >= 0 ? index : firstFree();
         try {
             return new Connection(chosen, false, NbdIoctl.connect(chosen, g, fds));
