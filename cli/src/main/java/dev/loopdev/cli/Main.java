@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Attach a file as a block device from userspace, over NBD or FUSE.",
-        subcommands = {ServeCommand.class, FuseCommand.class, EncryptCommand.class, DecryptCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, AttachCommand.class, DetachCommand.class, ListCommand.class,
+                FuseCommand.class, EncryptCommand.class, DecryptCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     public static void main(String[] args) {

@@ -1,0 +1,120 @@
+package dev.loopdev.cli;
+
+import dev.loopdev.LoopDevice;
+import dev.loopdev.nbd.kernel.AttachState;
+import dev.loopdev.nbd.kernel.Daemon;
+import dev.loopdev.nbd.kernel.KernelAttachment;
+import dev.loopdev.nbd.kernel.KernelNbd;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code loopdev attach IMAGE}: the file as /dev/nbdN, served in-process to the kernel's own NBD client, as
+ * {@code qemu-nbd -c} does. The command returns once the device is ready; a background copy of itself serves it
+ * until {@code loopdev detach}.
+ */
+@Command(name = "attach", mixinStandardHelpOptions = true,
+        description = "Attach a file as /dev/nbdN through the kernel's NBD client (root only).")
+final class AttachCommand implements Callable<Integer> {
+    /** Starting a JVM under emulation is slow; a real failure shows long before this. */
+    private static final long READY_TIMEOUT_MILLIS = 180_000;
+
+    @Parameters(index = "0", paramLabel = "IMAGE", description = "The backing file.")
+    Path image;
+
+    @Option(names = "--device", paramLabel = "/dev/nbdN", description = "The device to use (default: a free one).")
+    String device;
+
+    @Option(names = "--connections", paramLabel = "N", defaultValue = "1",
+            description = "Sockets between the kernel and the server (the kernel's multi-connection queues).")
+    int connections;
+
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0",
+            description = "Request timeout; 0 means wait forever (the kernel only warns about stuck requests).")
+    long timeoutSeconds;
+
+    @Option(names = "--no-netlink",
+            description = "Configure the device with ioctls only, as nbd-client -nonetlink (for old kernels).")
+    boolean noNetlink;
+
+    @Option(names = "--foreground", description = "Serve in this process until detached, instead of in the background.")
+    boolean foreground;
+
+    @Mixin
+    DeviceOptions options;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if (connections < 1 || connections > 64) {
+            throw new IllegalArgumentException("--connections must be between 1 and 64");
+        }
+        int index = device == null ? -1 : KernelNbd.parseDevice(device);
+        KernelNbd.checkRoot("attach");
+        return foreground ? serve(index) : startInBackground();
+    }
+
+    /** Runs this command again with --foreground in a new process, and returns when that one says it is ready. */
+    private int startInBackground() throws Exception {
+        List<String> cmd = new ArrayList<>(Relaunch.javaCommand());
+        List<String> args = spec.commandLine().getParseResult().originalArgs(); // the whole command line
+        cmd.addAll(args.subList(args.indexOf("attach"), args.size()));
+        cmd.add("--foreground");
+        cmd.add("--notify-ready");
+        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String ready = Relaunch.firstLine(p, READY_TIMEOUT_MILLIS);
+        if (ready == null) {
+            if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                p.destroy();
+                spec.commandLine().getErr().println("loopdev: attach: the device was not ready in time");
+                return 1;
+            }
+            return p.exitValue() == 0 ? 1 : p.exitValue(); // it has said why on our stderr
+        }
+        spec.commandLine().getOut().println(ready);
+        return 0;
+    }
+
+    @Option(names = "--notify-ready", hidden = true)
+    boolean notifyReady;
+
+    /** Serves until the kernel disconnects (detach, or every connection gone). */
+    private int serve(int index) throws Exception {
+        if (notifyReady) {
+            Daemon.newSession();
+        }
+        LoopDevice dev = options.open(image);
+        KernelAttachment a;
+        try {
+            a = KernelAttachment.start(dev, connections);
+        } catch (Exception e) {
+            dev.close();
+            throw e;
+        }
+        AttachState state;
+        try {
+            state = a.connect(index, timeoutSeconds, noNetlink);
+        } catch (Exception e) {
+            a.abandon();
+            throw e;
+        }
+        System.out.println(state.device());
+        System.out.flush();
+        if (notifyReady) {
+            Daemon.redirectOutput(AttachState.DIR.resolve("nbd" + state.index() + ".log"));
+        }
+        a.awaitEnd();
+        return 0;
+    }
+}
