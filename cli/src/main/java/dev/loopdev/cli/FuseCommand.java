@@ -5,8 +5,8 @@ import dev.loopdev.fuse.FuseMount;
 import dev.loopdev.fuse.FuseOptions;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -16,7 +16,7 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code loopdev fuse IMAGE MOUNTPOINT}: the device as one file in a FUSE mount, {@code MOUNTPOINT/disk}, which
  * losetup, qemu, dd or any program can open. Runs until unmounted ({@code fusermount -u MOUNTPOINT}) or until
- * SIGINT/SIGTERM, which flush the device and unmount.
+ * SIGINT/SIGTERM, which unmount; then flushes and closes the device and exits 0.
  */
 @Command(name = "fuse", mixinStandardHelpOptions = true,
         description = "Expose a file as a block device file in a FUSE mount (MOUNTPOINT/disk).")
@@ -50,46 +50,34 @@ final class FuseCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         FuseOptions options = FuseOptions.defaults().withFileName(name).withDirectIo(!pageCache)
                 .withSingleThreaded(!multithreaded).withDebug(fuseDebug);
-        LoopDevice dev = device.open(image);
-        AtomicBoolean detached = new AtomicBoolean();
-        FuseMount mount;
-        try {
-            mount = FuseMount.mount(dev, mountpoint, options);
-        } catch (IOException | RuntimeException e) {
-            dev.close();
-            throw e;
-        }
-        // SIGINT and SIGTERM run this hook: unmount first (the kernel may still send requests until then), then
-        // flush and close the device. A plain unmount from outside ends the loop and takes the same way below.
-        Thread hook = new Thread(() -> detach(mount, dev, detached), "loopdev-fuse-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        System.out.println("loopdev: " + image + " attached as " + mount.file() + " (" + dev.size() + " bytes, "
-                + dev.writePath().name().toLowerCase() + " write path" + (dev.isReadOnly() ? ", read-only" : "")
-                + "); stop with Ctrl-C or fusermount -u " + mountpoint);
-        System.out.flush();
-        mount.awaitUnmount();
-        detach(mount, dev, detached);
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-            // the hook is running or has run; it did the same
+        FuseMount.checkMountPoint(mountpoint);
+        Shutdown shutdown = Shutdown.onSignals();
+        try (LoopDevice dev = device.open(image)) {
+            FuseMount mount = FuseMount.mount(dev, mountpoint, options);
+            // The device is closed (flushed) only after the unmount is complete: until then the kernel may still
+            // send requests. A signal unmounts; so does fusermount -u from outside; either way the loop ends.
+            Thread onSignal = new Thread(() -> unmountOn(shutdown, mount), "loopdev-fuse-signals");
+            onSignal.setDaemon(true);
+            onSignal.start();
+            System.out.println("loopdev: " + image + " attached as " + mount.file() + " (" + dev.size()
+                    + " bytes, " + dev.writePath().name().toLowerCase(Locale.ROOT) + " write path"
+                    + (dev.isReadOnly() ? ", read-only" : "") + "); stop with Ctrl-C or fusermount -u " + mountpoint);
+            System.out.flush();
+            mount.awaitUnmount();
+            mount.close();
         }
         return 0;
     }
 
-    private static void detach(FuseMount mount, LoopDevice dev, AtomicBoolean detached) {
-        if (!detached.compareAndSet(false, true)) {
-            return;
-        }
+    private static void unmountOn(Shutdown shutdown, FuseMount mount) {
         try {
+            String why = shutdown.await();
+            LOG.info(why + ": unmounting " + mount.mountPoint());
             mount.close();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (IOException | RuntimeException e) {
             LOG.warning("unmounting " + mount.mountPoint() + ": " + Cli.describe(e));
-        }
-        try {
-            dev.close();
-        } catch (IOException | RuntimeException e) {
-            LOG.warning("closing " + dev.file() + ": " + Cli.describe(e));
         }
     }
 }

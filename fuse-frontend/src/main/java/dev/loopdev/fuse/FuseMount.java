@@ -34,6 +34,14 @@ public final class FuseMount implements Closeable {
         this.loop = loop;
     }
 
+    /**
+     * Checks, before anything is opened, that {@code mountPoint} is an empty directory nothing is mounted on,
+     * clearing a dead FUSE mount there when nothing holds it; throws {@link FuseSetupException} saying why not.
+     */
+    public static void checkMountPoint(Path mountPoint) throws IOException {
+        MountPoint.check(mountPoint);
+    }
+
     /** Mounts {@code device} as {@code mountPoint/options.fileName()}; returns once the file can be opened. */
     public static FuseMount mount(BlockDevice device, Path mountPoint, FuseOptions options) throws IOException {
         MountPoint.check(mountPoint);

@@ -49,8 +49,9 @@ public record FuseOptions(String fileName, boolean directIo, boolean singleThrea
     }
 
     /**
-     * The command line for libfuse's {@code fuse_main}: foreground (we own the process), and big_writes, without
-     * which the kernel splits every write into 4 KiB requests.
+     * The command line for libfuse's {@code fuse_main}: foreground (we own the process); big_writes, without
+     * which the kernel splits every write into 4 KiB requests; auto_unmount, which has fusermount unmount the file
+     * system when this process dies however it dies, so that a SIGKILL leaves no dead mount behind.
      */
     List<String> libfuseArgs(Path mountPoint) {
         List<String> args = new ArrayList<>(List.of("loopdev", "-f"));
@@ -61,7 +62,7 @@ public record FuseOptions(String fileName, boolean directIo, boolean singleThrea
             args.add("-d");
         }
         args.add("-o");
-        args.add("fsname=loopdev,subtype=loopdev,big_writes,max_read=" + maxIoBytes + ",max_write=" + maxIoBytes
+        args.add("fsname=loopdev,subtype=loopdev,auto_unmount,big_writes,max_read=" + maxIoBytes + ",max_write=" + maxIoBytes
                 + ",max_readahead=" + maxIoBytes);
         args.add(mountPoint.toAbsolutePath().toString());
         return args;
