@@ -34,7 +34,9 @@ final class FuseStack {
      * not have found the file busy), then whatever is left is killed and lazily unmounted.
      */
     static FuseProcess fuse(FuseCleanup undo, Path dir, Path image, Path mnt, String... options) throws IOException {
-        Files.createDirectories(mnt);
+        if (Files.notExists(mnt)) { // not "!exists": a dead mount there can be neither confirmed nor denied
+            Files.createDirectories(mnt);
+        }
         undo.add(() -> {
             if (FuseShell.isMountPoint(mnt)) {
                 FuseShell.run("fusermount", "-u", "-z", mnt.toString());
