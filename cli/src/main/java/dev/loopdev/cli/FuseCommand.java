@@ -63,10 +63,10 @@ final class FuseCommand implements Callable<Integer> {
                     + " bytes, " + dev.writePath().name().toLowerCase(Locale.ROOT) + " write path"
                     + (dev.isReadOnly() ? ", read-only" : "") + "); stop with Ctrl-C or fusermount -u " + mountpoint);
             System.out.flush();
-            mount.awaitUnmount();
+            int status = mount.awaitUnmount();
             mount.close();
+            return status == 0 ? 0 : 1;
         }
-        return 0;
     }
 
     private static void unmountOn(Shutdown shutdown, FuseMount mount) {

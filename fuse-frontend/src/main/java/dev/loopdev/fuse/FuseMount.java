@@ -94,12 +94,16 @@ public final class FuseMount implements Closeable {
         return mountPoint;
     }
 
-    /** Waits until the file system is unmounted, by {@link #close} or from outside. */
-    public void awaitUnmount() throws InterruptedException {
+    /**
+     * Waits until the file system is unmounted, by {@link #close} or from outside; returns libfuse's exit status
+     * (0 for an orderly unmount).
+     */
+    public int awaitUnmount() throws InterruptedException {
         try {
-            loop.get();
+            return loop.get();
         } catch (ExecutionException e) {
             LOG.warning("the FUSE loop on " + mountPoint + " failed: " + e.getCause());
+            return -1;
         }
     }
 
