@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# dd bs=1M through loopdev's FUSE device file and through qemu-storage-daemon's FUSE export of the same image, in
+# the same run, and the ratio loopdev / qemu-storage-daemon for each direction.
+#
+#   bench/fuse-bench.sh [SIZE_MIB (default 1024)] [ROUNDS (default 3)] [extra loopdev fuse options...]
+#
+# Needs: java 17+, qemu-storage-daemon (apt: qemu-system-common), libfuse2, fuse3 (fusermount), root.
+# Writes use conv=notrunc,fsync (so the flush is in the figure); reads go to /dev/null. Both servers see the same
+# image; the page cache holds it for both (the figure is the FUSE path, not the disk). Best of ROUNDS per cell.
+set -euo pipefail
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+size_mib=${1:-1024}
+rounds=${2:-3}
+shift $(( $# > 2 ? 2 : $# )) || true
+jar="$here/cli/target/loopdev.jar"
+[ -f "$jar" ] || (cd "$here" && mvn -q -B -o -pl cli -am package -DskipTests)
+command -v qemu-storage-daemon >/dev/null || { echo "fuse-bench: qemu-storage-daemon missing (apt-get install qemu-system-common)" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/loopdev-fuse-bench.XXXXXX)
+mnt="$work/mnt"; qfile="$work/qemu-export"; img="$work/image"
+# The source of the writes lives in RAM so that it costs both sides the same.
+src=$(mktemp /dev/shm/loopdev-fuse-bench-src.XXXXXX)
+lpid=""; qpid=""
+cleanup() {
+  set +e
+  [ -n "$lpid" ] && kill -TERM "$lpid" 2>/dev/null && wait "$lpid" 2>/dev/null
+  [ -n "$qpid" ] && kill -TERM "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
+  mountpoint -q "$mnt" 2>/dev/null && fusermount -u -z "$mnt"
+  grep -q " $qfile " /proc/self/mountinfo && fusermount -u -z "$qfile"
+  rm -rf "$work" "$src"
+}
+trap cleanup EXIT INT TERM
+
+mkdir "$mnt"; touch "$qfile"
+truncate -s "${size_mib}M" "$img"
+dd if=/dev/urandom of="$src" bs=1M count="$size_mib" status=none
+dd if="$src" of="$img" bs=1M conv=notrunc status=none
+
+wait_for() { # PATH SECONDS: until PATH is a mount point
+  for _ in $(seq $(( $2 * 10 ))); do grep -q " $1 " /proc/self/mountinfo && return 0; sleep 0.1; done
+  echo "fuse-bench: $1 did not appear" >&2; exit 1
+}
+
+java ${LOOPDEV_JAVA_OPTS:-} -jar "$jar" fuse "$img" "$mnt" "$@" >"$work/loopdev.log" 2>&1 & lpid=$!
+wait_for "$mnt" 30
+qemu-storage-daemon --blockdev driver=file,node-name=f,filename="$img" --blockdev driver=raw,node-name=r,file=f \
+  --export type=fuse,id=e,node-name=r,mountpoint="$qfile",writable=on >"$work/qsd.log" 2>&1 & qpid=$!
+wait_for "$qfile" 30
+
+mbps() { # dd's stderr -> MB/s (decimal, as dd prints)
+  awk '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s,") { secs = $(i-1) } ; bytes = $1 }
+       END { printf "%.0f", bytes / secs / 1e6 }'
+}
+run() { # read|write FILE -> MB/s, best of $rounds
+  local best=0 v
+  for _ in $(seq "$rounds"); do
+    if [ "$1" = write ]; then
+      v=$(dd if="$src" of="$2" bs=1M count="$size_mib" conv=notrunc,fsync 2>&1 | mbps)
+    else
+      v=$(dd if="$2" of=/dev/null bs=1M count="$size_mib" 2>&1 | mbps)
+    fi
+    [ "$v" -gt "$best" ] && best=$v
+  done
+  echo "$best"
+}
+
+printf '%-6s %12s %12s %8s\n' op loopdev qsd ratio
+for op in write read; do
+  l=$(run "$op" "$mnt/disk"); q=$(run "$op" "$qfile")
+  printf '%-6s %9s MB/s %7s MB/s %7.2fx\n' "$op" "$l" "$q" "$(echo "$l / $q" | bc -l)"
+done
+cmp "$mnt/disk" "$qfile" && echo "contents: identical through both"

@@ -1,0 +1,37 @@
+package dev.loopdev.fuse;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class FuseOptionsTest {
+    @Test
+    void theDefaultsAskForLargeRequestsOnOneThread() {
+        List<String> args = FuseOptions.defaults().libfuseArgs(Path.of("/mnt/x"));
+        assertEquals(List.of("loopdev", "-f", "-s", "-o"), args.subList(0, 4));
+        String o = args.get(4);
+        assertTrue(o.contains("big_writes") && o.contains("max_write=131072") && o.contains("max_read=131072")
+                && o.contains("auto_unmount"), o);
+        assertEquals("/mnt/x", args.get(5));
+        assertEquals(6, args.size());
+    }
+
+    @Test
+    void multithreadedAndDebugChangeTheFlags() {
+        List<String> args = FuseOptions.defaults().withSingleThreaded(false).withDebug(true)
+                .libfuseArgs(Path.of("/m"));
+        assertEquals(List.of("loopdev", "-f", "-d", "-o"), args.subList(0, 4));
+    }
+
+    @Test
+    void theFileNameIsOnePathComponent() {
+        for (String bad : new String[] {"", "a/b", ".", "..", "x\0y"}) {
+            assertThrows(IllegalArgumentException.class, () -> FuseOptions.defaults().withFileName(bad), bad);
+        }
+        assertEquals("vda", FuseOptions.defaults().withFileName("vda").fileName());
+    }
+}
