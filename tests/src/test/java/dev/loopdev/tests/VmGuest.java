@@ -81,7 +81,10 @@ final class VmGuest {
         Files.writeString(nbdc, "#!/bin/sh\nLD_LIBRARY_PATH=" + root.resolve("lib/x86_64-linux-gnu") + " exec "
                 + root.resolve("sbin/nbd-client") + " \"$@\"\n");
         nbdc.toFile().setExecutable(true);
-        return ". " + repo.resolve("tests/vm/guest-lib.sh") + "\nexport PATH=\"$LOOPDEV_WORK:$PATH\"\n"
+        // The guest has its own /tmp over the host's, so a checkout under /tmp is not visible there: copy in.
+        Path lib = Files.copy(repo.resolve("tests/vm/guest-lib.sh"), work.resolve("guest-lib.sh"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        return ". " + lib + "\nexport PATH=\"$LOOPDEV_WORK:$PATH\"\n"
                 + "export VM_BUSYBOX=" + root.resolve("bin/busybox") + "\n";
     }
 
