@@ -1,0 +1,33 @@
+package dev.loopdev.cli;
+
+import java.util.concurrent.CountDownLatch;
+import sun.misc.Signal;
+
+/**
+ * Turns SIGINT and SIGTERM into an orderly shutdown on the main thread, which then exits 0. (A JVM shutdown hook
+ * would also run, but the process would exit 130 or 143 after it.)
+ */
+final class Shutdown {
+    private final CountDownLatch signalled = new CountDownLatch(1);
+    private volatile String why = "stopped";
+
+    private Shutdown() {
+    }
+
+    static Shutdown onSignals() {
+        Shutdown s = new Shutdown();
+        for (String name : new String[] {"INT", "TERM"}) {
+            Signal.handle(new Signal(name), sig -> {
+                s.why = "SIG" + sig.getName();
+                s.signalled.countDown();
+            });
+        }
+        return s;
+    }
+
+    /** Blocks until a signal arrives; returns its name. */
+    String await() throws InterruptedException {
+        signalled.await();
+        return why;
+    }
+}

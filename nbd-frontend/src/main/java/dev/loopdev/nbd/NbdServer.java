@@ -1,0 +1,283 @@
+package dev.loopdev.nbd;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * An NBD server for one {@link Export}, listening on TCP and/or unix sockets. A thread per connection reads
+ * requests; one worker pool, shared by all connections, runs those that do not run inline.
+ *
+ * <p>{@link #close()} stops accepting, stops reading from every client, lets in-flight requests finish and be
+ * answered, closes the connections and removes the unix socket files it made. It never interrupts a worker: an
+ * interrupt inside FileChannel I/O would close the backing file.
+ */
+public final class NbdServer implements Closeable {
+    private static final Logger LOG = Logger.getLogger(NbdServer.class.getName());
+
+    /**
+     * How hard the server works for each client.
+     *
+     * @param workers              threads in the shared pool for requests that do not run inline
+     * @param inlineBytesMax       READs and WRITEs up to this size run on the connection's reader thread
+     * @param inFlightBytesMax     payload bytes one connection may hold in flight
+     * @param inFlightRequestsMax  requests one connection may have in flight
+     * @param connectionsMax       clients at once; more are turned away
+     * @param handshakeMillis      time a client gets to finish negotiating
+     */
+    public record Tuning(int workers, int inlineBytesMax, long inFlightBytesMax, int inFlightRequestsMax,
+                         int connectionsMax, long handshakeMillis) {
+        public static Tuning defaults() {
+            return new Tuning(Integer.getInteger("loopdev.nbd.workers", 8),
+                    Integer.getInteger("loopdev.nbd.inlineBytes", 64 << 10),
+                    64L << 20, 256, 256, 120_000);
+        }
+    }
+
+    private record Listener(ServerSocketChannel channel, Path unixPath, Thread acceptor) {
+    }
+
+    private final Export export;
+    private final Tuning tuning;
+    private final BufferPool buffers = new BufferPool(Nbd.MAX_PAYLOAD_BYTES);
+    private final ThreadPoolExecutor workers;
+    private final ScheduledExecutorService timer;
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger connectionIds = new AtomicInteger();
+    private volatile boolean closed;
+
+    public NbdServer(Export export) {
+        this(export, Tuning.defaults());
+    }
+
+    public NbdServer(Export export, Tuning tuning) {
+        this.export = export;
+        this.tuning = tuning;
+        this.workers = new ThreadPoolExecutor(tuning.workers(), tuning.workers(), 0, TimeUnit.MILLISECONDS,
+                new LinkedBlockingQueue<>(), daemons("nbd-worker-"));
+        this.timer = Executors.newSingleThreadScheduledExecutor(daemons("nbd-timer-"));
+    }
+
+    /** Listens on {@code address} (port 0 for any free port); returns the address actually bound. */
+    public InetSocketAddress listenTcp(InetSocketAddress address) throws IOException {
+        ServerSocketChannel ssc = ServerSocketChannel.open();
+        try {
+            ssc.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+            ssc.bind(address, 128);
+        } catch (IOException e) {
+            ssc.close();
+            throw e;
+        }
+        InetSocketAddress bound = (InetSocketAddress) ssc.getLocalAddress();
+        start(ssc, null, "tcp " + bound);
+        return bound;
+    }
+
+    /**
+     * Listens on a unix socket at {@code path}. A stale socket file (nobody listening) is replaced; a live one, or
+     * any other file, is an error. The file is removed again on {@link #close()}.
+     */
+    public void listenUnix(Path path) throws IOException {
+        UnixSockets.clearStale(path);
+        ServerSocketChannel ssc = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            ssc.bind(UnixDomainSocketAddress.of(path), 128);
+        } catch (IOException e) {
+            ssc.close();
+            throw e;
+        }
+        start(ssc, path, "unix " + path);
+    }
+
+    private void start(ServerSocketChannel ssc, Path unixPath, String name) {
+        Thread t = new Thread(() -> accept(ssc, unixPath != null, name), "nbd-accept " + name);
+        t.setDaemon(true);
+        listeners.add(new Listener(ssc, unixPath, t));
+        t.start();
+        LOG.info("listening on " + name + ", export '" + export.name() + "', " + export.device().size() + " bytes"
+                + (export.device().isReadOnly() ? ", read-only" : ""));
+    }
+
+    private void accept(ServerSocketChannel ssc, boolean unix, String name) {
+        while (!closed) {
+            SocketChannel c;
+            try {
+                c = ssc.accept();
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (IOException e) {
+                LOG.warning(name + ": accept failed: " + e.getMessage());
+                pause(); // e.g. out of file descriptors: do not spin
+                continue;
+            }
+            try {
+                admit(c, unix);
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, name + ": cannot set up a connection", e);
+                closeQuietly(c);
+            }
+        }
+    }
+
+    private void admit(SocketChannel c, boolean unix) throws IOException {
+        int id = connectionIds.incrementAndGet();
+        String peer = "#" + id + (unix ? " (unix)" : " " + c.getRemoteAddress());
+        if (closed || connections.size() >= tuning.connectionsMax()) {
+            LOG.warning(peer + ": turned away (" + (closed ? "shutting down" : "too many clients") + ")");
+            c.close();
+            return;
+        }
+        if (!unix) {
+            c.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        }
+        Connection conn = new Connection(this, c, peer);
+        connections.add(conn);
+        LOG.fine(() -> peer + ": connected");
+        timer.schedule(() -> {
+            if (!conn.negotiated()) {
+                LOG.warning(peer + ": did not finish negotiating in " + tuning.handshakeMillis() + " ms");
+                conn.closeNow();
+            }
+        }, tuning.handshakeMillis(), TimeUnit.MILLISECONDS);
+        Thread t = new Thread(conn, "nbd-conn-" + id);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    Export export() {
+        return export;
+    }
+
+    Tuning tuning() {
+        return tuning;
+    }
+
+    BufferPool buffers() {
+        return buffers;
+    }
+
+    ThreadPoolExecutor workers() {
+        return workers;
+    }
+
+    void closed(Connection c) {
+        synchronized (connections) {
+            connections.remove(c);
+            connections.notifyAll();
+        }
+    }
+
+    /** Reads and drops {@code n} bytes (the payload of a refused WRITE). */
+    void discard(SocketChannel ch, long n) throws IOException {
+        ByteBuffer scratch = buffers.take(64 << 10);
+        try {
+            for (long left = n; left > 0; left -= scratch.position()) {
+                scratch.clear().limit((int) Math.min(scratch.capacity(), left));
+                Wire.readFully(ch, scratch);
+            }
+        } finally {
+            buffers.give(scratch);
+        }
+    }
+
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Listener l : listeners) {
+            closeQuietly(l.channel());
+            join(l.acceptor(), 5_000);
+            if (l.unixPath() != null) {
+                try {
+                    Files.deleteIfExists(l.unixPath());
+                } catch (IOException e) {
+                    LOG.warning("cannot remove " + l.unixPath() + ": " + e.getMessage());
+                }
+            }
+        }
+        connections.forEach(Connection::stop);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(70);
+        synchronized (connections) {
+            while (!connections.isEmpty() && System.nanoTime() < deadline) {
+                try {
+                    connections.wait(1_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        workers.shutdown();
+        try {
+            if (!workers.awaitTermination(30, TimeUnit.SECONDS)) {
+                LOG.warning("workers still busy after 30 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        timer.shutdownNow();
+        LOG.fine("server closed");
+    }
+
+    private static void join(Thread t, long millis) {
+        try {
+            t.join(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void closeQuietly(java.nio.channels.Channel c) {
+        try {
+            c.close();
+        } catch (IOException ignored) {
+            // best effort while shutting down or refusing
+        }
+    }
+
+    private static ThreadFactory daemons(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}
