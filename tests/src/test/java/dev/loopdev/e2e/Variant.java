@@ -39,6 +39,23 @@ record Variant(String writePath, boolean xor) {
         return xor ? Images.xor(plain, fileOffset, KEY) : plain.clone();
     }
 
+    /**
+     * A backing file whose device reads as {@code size} zero bytes: sparse without a transform, the encoded zeros
+     * (the key, sector after sector) with XOR, where a sparse file would read as the key.
+     */
+    Path zeroDevice(Path dir, String name, int size) {
+        if (!xor) {
+            return Images.sparse(dir, name, size);
+        }
+        Path p = dir.resolve(name);
+        try {
+            java.nio.file.Files.write(p, raw(new byte[size], 0));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return p;
+    }
+
     @Override
     public String toString() {
         return writePath + (xor ? "+xor" : "");
