@@ -100,6 +100,20 @@ class NbdInfoIT {
     }
 
     @Test
+    void listShowsTheExportAndAnUnknownNameIsRefused() {
+        Path image = Images.sparse(dir, "disk.img", 4 * MiB);
+        try (LoopdevServer server = LoopdevServer.tcp(dir, image, "--export", "vol1")) {
+            String list = Tools.ok("nbdinfo", "--list", "--json", "--no-content", server.uri()).stdout();
+            assertEquals("vol1", Json.string(list, "export-name"));
+            String other = server.uri().replace("/vol1", "/vol2");
+            Tools.Result r = Tools.run("nbdinfo", "--no-content", other);
+            assertTrue(r.exitCode() != 0, () -> "an unknown export name was accepted\n" + r.describe());
+            assertEquals(4 * MiB, Json.number(info(server), "export-size"), "still serving after the refusal");
+            server.stop();
+        }
+    }
+
+    @Test
     void unixUriNamesTheSocket() {
         Path image = Images.sparse(dir, "disk.img", MiB);
         try (LoopdevServer server = LoopdevServer.unix(dir, image)) {
