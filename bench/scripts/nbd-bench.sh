@@ -85,7 +85,7 @@ fio_job() {
   local server=$1 name=$2 rw=$3 bs=$4 depth=$5
   fio --name="$name" --ioengine=nbd --uri="nbd+unix:///?socket=$sock" --rw="$rw" --bs="$bs" \
       --iodepth="$depth" --size="$size_bytes" --time_based --runtime="$RUNTIME" --ramp_time=1 \
-      --randrepeat=0 --output-format=json > "$work/fio.json"
+      --randrepeat=0 --output-format=json --output="$work/fio.json" > /dev/null
   "$PY" - "$work/fio.json" "$server" "$name" "$rw" >> "$results" <<'EOF'
 import json, sys
 job = json.load(open(sys.argv[1]))["jobs"][0]

@@ -47,13 +47,7 @@ record Variant(String writePath, boolean xor) {
         if (!xor) {
             return Images.sparse(dir, name, size);
         }
-        Path p = dir.resolve(name);
-        try {
-            java.nio.file.Files.write(p, raw(new byte[size], 0));
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        return p;
+        return Images.write(dir.resolve(name), raw(new byte[size], 0));
     }
 
     @Override
