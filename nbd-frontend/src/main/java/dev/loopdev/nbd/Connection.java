@@ -32,6 +32,7 @@ final class Connection implements Runnable {
     private final BlockDevice device;
     private final InFlight inFlight;
     private final ByteBuffer header = ByteBuffer.allocateDirect(Nbd.REQUEST_HEADER_BYTES);
+    private final SocketInput input;
     private ReplyWriter replies;
     private volatile boolean negotiated;
     private volatile boolean stopping;
@@ -42,6 +43,7 @@ final class Connection implements Runnable {
         this.peer = peer;
         this.export = server.export();
         this.device = export.device();
+        this.input = new SocketInput(ch);
         this.inFlight = new InFlight(server.tuning().inFlightBytesMax(), server.tuning().inFlightRequestsMax());
     }
 
@@ -63,6 +65,8 @@ final class Connection implements Runnable {
             LOG.fine(() -> peer + ": " + e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.log(Level.SEVERE, peer + ": unexpected failure; closing the connection", e);
         } finally {
             drainAndClose();
         }
@@ -71,7 +75,7 @@ final class Connection implements Runnable {
     private void serve() throws IOException, InterruptedException {
         while (true) {
             header.clear();
-            Wire.readFully(ch, header);
+            input.readFully(header);
             header.flip();
             int magic = header.getInt();
             if (magic != Nbd.REQUEST_MAGIC) {
@@ -97,7 +101,7 @@ final class Connection implements Runnable {
             if (r.length > 2L * Nbd.MAX_PAYLOAD_BYTES) {
                 throw new NbdProtocolException("WRITE with a payload of " + r.length + " bytes");
             }
-            server.discard(ch, r.length);
+            input.skip(r.length);
         }
         LOG.fine(() -> peer + ": " + no.message());
         replies.error(r, NbdErrors.code(no.errno()), no.message());
@@ -109,7 +113,7 @@ final class Connection implements Runnable {
         r.buffer = server.buffers().take(bytes);
         try {
             if (r.type == Nbd.CMD_WRITE) {
-                Wire.readFully(ch, r.buffer);
+                input.readFully(r.buffer);
                 r.buffer.flip();
             }
         } catch (IOException e) {

@@ -6,7 +6,6 @@ import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -51,7 +50,7 @@ public final class NbdServer implements Closeable {
                          int connectionsMax, long handshakeMillis) {
         public static Tuning defaults() {
             return new Tuning(Integer.getInteger("loopdev.nbd.workers", 8),
-                    Integer.getInteger("loopdev.nbd.inlineBytes", 64 << 10),
+                    Integer.getInteger("loopdev.nbd.inlineBytes", 1 << 20),
                     64L << 20, 256, 256, 120_000);
         }
     }
@@ -187,19 +186,6 @@ public final class NbdServer implements Closeable {
         synchronized (connections) {
             connections.remove(c);
             connections.notifyAll();
-        }
-    }
-
-    /** Reads and drops {@code n} bytes (the payload of a refused WRITE). */
-    void discard(SocketChannel ch, long n) throws IOException {
-        ByteBuffer scratch = buffers.take(64 << 10);
-        try {
-            for (long left = n; left > 0; left -= scratch.position()) {
-                scratch.clear().limit((int) Math.min(scratch.capacity(), left));
-                Wire.readFully(ch, scratch);
-            }
-        } finally {
-            buffers.give(scratch);
         }
     }
 

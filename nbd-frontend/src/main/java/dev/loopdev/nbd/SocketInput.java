@@ -1,0 +1,69 @@
+package dev.loopdev.nbd;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
+
+/**
+ * Buffered reading of the request stream. A client with many requests queued sends headers and small payloads
+ * back to back; one read of up to {@link #STAGING_BYTES} picks up several of them, where reading each exactly
+ * would cost a system call per header and per payload. Payloads at least as large as the staging buffer are read
+ * straight into their destination. Used by the connection's reader thread only.
+ */
+final class SocketInput {
+    static final int STAGING_BYTES = 64 << 10;
+
+    private final ReadableByteChannel ch;
+    private final ByteBuffer staging = ByteBuffer.allocateDirect(STAGING_BYTES).flip(); // empty, ready to drain
+
+    SocketInput(ReadableByteChannel ch) {
+        this.ch = ch;
+    }
+
+    /** Fills {@code dst}; an end of stream before it is full is an {@link EOFException}. */
+    void readFully(ByteBuffer dst) throws IOException {
+        drainInto(dst);
+        while (dst.hasRemaining()) {
+            if (dst.remaining() >= STAGING_BYTES) {
+                if (ch.read(dst) < 0) {
+                    throw new EOFException("the client closed the connection");
+                }
+                continue;
+            }
+            staging.clear();
+            int n = ch.read(staging);
+            staging.flip();
+            if (n < 0) {
+                throw new EOFException("the client closed the connection");
+            }
+            drainInto(dst);
+        }
+    }
+
+    /** Reads and drops {@code n} bytes (the payload of a refused WRITE). */
+    void skip(long n) throws IOException {
+        for (long left = n; left > 0; ) {
+            if (!staging.hasRemaining()) {
+                staging.clear();
+                int r = ch.read(staging);
+                staging.flip();
+                if (r < 0) {
+                    throw new EOFException("the client closed the connection");
+                }
+            }
+            int k = (int) Math.min(left, staging.remaining());
+            staging.position(staging.position() + k);
+            left -= k;
+        }
+    }
+
+    private void drainInto(ByteBuffer dst) {
+        int n = Math.min(staging.remaining(), dst.remaining());
+        if (n > 0) {
+            dst.put(dst.position(), staging, staging.position(), n);
+            dst.position(dst.position() + n);
+            staging.position(staging.position() + n);
+        }
+    }
+}
