@@ -65,7 +65,7 @@ public final class LoopDevice implements BlockDevice {
             // As loop counts its size in whole sectors, we count it in whole logical blocks.
             size -= size % config.blockSize();
             WritePath path = choosePath(config, file, size, pageSize, windowBytes);
-            LOG.info(config.file() + ": " + size + " bytes at offset " + config.offsetBytes() + ", "
+            LOG.fine(config.file() + ": " + size + " bytes at offset " + config.offsetBytes() + ", "
                     + path.kind().name().toLowerCase() + " write path, transform " + t.name()
                     + (config.readOnly() || !file.writable ? ", read-only" : ""));
             return new LoopDevice(config, file, size, path);

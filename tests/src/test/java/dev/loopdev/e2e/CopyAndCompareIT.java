@@ -74,12 +74,7 @@ class CopyAndCompareIT {
     void existingContentReadsBackThroughTheTransform(Variant v) {
         Path source = Images.random(dir, "plain.img", 4 * MiB, 4);
         // The backing file holds the encoded form; the export must show the plain bytes.
-        Path image = dir.resolve("disk.img");
-        try {
-            java.nio.file.Files.write(image, v.raw(Images.readAll(source), 0));
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        Path image = Images.write(dir.resolve("disk.img"), v.raw(Images.readAll(source), 0));
         try (LoopdevServer server = LoopdevServer.unix(dir, image, v.options(dir, "--read-only"))) {
             Tools.ok(COPY_TIMEOUT, "qemu-img", "compare", "-f", "raw", "-F", "raw", source.toString(),
                     server.uri());

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -138,13 +137,7 @@ class Ext4OverNbdfuseIT {
 
     /** The plain image behind an XOR-encoded one, decoded with the test's own oracle. */
     private Path decoded(Path image) {
-        Path plain = dir.resolve("plain.img");
-        try {
-            Files.write(plain, Images.xor(Images.readAll(image), 0, Variant.KEY));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return plain;
+        return Images.write(dir.resolve("plain.img"), Images.xor(Images.readAll(image), 0, Variant.KEY));
     }
 
     /** Undoes every step, newest first; the first failure fails the test after the rest were still undone. */

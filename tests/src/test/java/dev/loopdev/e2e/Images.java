@@ -11,11 +11,10 @@ import java.util.Random;
 
 /** Image files, keys and the XOR oracle the end-to-end tests compare against. */
 final class Images {
-    /** Seeds are fixed so a failure reproduces; each caller picks its own. */
     private Images() {
     }
 
-    /** A file of {@code size} seeded random bytes. */
+    /** A file of {@code size} seeded random bytes (seeds are fixed so that a failure reproduces). */
     static Path random(Path dir, String name, long size, long seed) {
         Path p = dir.resolve(name);
         byte[] chunk = new byte[1 << 20];
@@ -67,6 +66,14 @@ final class Images {
             out[i] = (byte) (in[i] ^ key[(int) ((pos & 511) % key.length)]);
         }
         return out;
+    }
+
+    static Path write(Path p, byte[] bytes) {
+        try {
+            return Files.write(p, bytes);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     static byte[] readAll(Path p) {

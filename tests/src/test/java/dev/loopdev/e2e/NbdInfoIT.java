@@ -43,7 +43,9 @@ class NbdInfoIT {
             assertTrue(Json.bool(json, "can_zero"));
             // A hole does not decode to zeros under a transform, so only the identity may trim.
             assertEquals(!v.xor(), Json.bool(json, "can_trim"));
-            assertEquals(512, Json.number(json, "block_size_preferred"));
+            // Any byte is addressable (the core does read-modify-write); a page is what a client should prefer.
+            assertEquals(1, Json.number(json, "block_size_minimum"));
+            assertEquals(4096, Json.number(json, "block_size_preferred"));
             assertEquals(MAX_REQUEST_BYTES, Json.number(json, "block_size_maximum"));
             server.stop();
         }
@@ -57,7 +59,6 @@ class NbdInfoIT {
             assertTrue(Json.bool(json, "is_read_only"));
             assertFalse(Json.bool(json, "can_trim"));
             assertFalse(Json.bool(json, "can_zero"));
-            assertFalse(Json.bool(json, "can_fua"));
             server.stop();
         }
     }
@@ -94,6 +95,20 @@ class NbdInfoIT {
             String json = info(server);
             assertEquals("vol1", Json.string(json, "export-name"));
             assertEquals(4 * MiB, Json.number(json, "export-size"));
+            server.stop();
+        }
+    }
+
+    @Test
+    void listShowsTheExportAndAnUnknownNameIsRefused() {
+        Path image = Images.sparse(dir, "disk.img", 4 * MiB);
+        try (LoopdevServer server = LoopdevServer.tcp(dir, image, "--export", "vol1")) {
+            String list = Tools.ok("nbdinfo", "--list", "--json", "--no-content", server.uri()).stdout();
+            assertEquals("vol1", Json.string(list, "export-name"));
+            String other = server.uri().replace("/vol1", "/vol2");
+            Tools.Result r = Tools.run("nbdinfo", "--no-content", other);
+            assertTrue(r.exitCode() != 0, () -> "an unknown export name was accepted\n" + r.describe());
+            assertEquals(4 * MiB, Json.number(info(server), "export-size"), "still serving after the refusal");
             server.stop();
         }
     }

@@ -170,7 +170,7 @@ class NbdRequestsIT {
     @ParameterizedTest(name = "{0}")
     @MethodSource("dev.loopdev.e2e.Variant#all")
     void fuaFlushAndZero(Variant v) {
-        Path image = Images.sparse(dir, "disk.img", 8 * MiB);
+        Path image = v.zeroDevice(dir, "disk.img", 8 * MiB);
         try (LoopdevServer server = LoopdevServer.unix(dir, image, v.options(dir))) {
             Nbdsh.ok(server, """
                     assert h.can_fua() and h.can_flush() and h.can_zero()

@@ -48,7 +48,7 @@ class QemuIoIT {
     @ParameterizedTest(name = "{0}")
     @MethodSource("dev.loopdev.e2e.Variant#all")
     void patternsReadBackAndLandInTheFile(Variant v) {
-        Path image = Images.sparse(dir, "disk.img", IMAGE_BYTES);
+        Path image = v.zeroDevice(dir, "disk.img", IMAGE_BYTES);
         byte[] model = new byte[IMAGE_BYTES];
         List<String> cmd = Tools.list("qemu-io", "-f", "raw");
         for (Write w : WRITES) {

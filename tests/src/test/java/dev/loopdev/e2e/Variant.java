@@ -39,6 +39,17 @@ record Variant(String writePath, boolean xor) {
         return xor ? Images.xor(plain, fileOffset, KEY) : plain.clone();
     }
 
+    /**
+     * A backing file whose device reads as {@code size} zero bytes: sparse without a transform, the encoded zeros
+     * (the key, sector after sector) with XOR, where a sparse file would read as the key.
+     */
+    Path zeroDevice(Path dir, String name, int size) {
+        if (!xor) {
+            return Images.sparse(dir, name, size);
+        }
+        return Images.write(dir.resolve(name), raw(new byte[size], 0));
+    }
+
     @Override
     public String toString() {
         return writePath + (xor ? "+xor" : "");
