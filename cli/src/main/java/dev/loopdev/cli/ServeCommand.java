@@ -11,6 +11,8 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -92,7 +94,9 @@ final class ServeCommand implements Callable<Integer> {
                 : unixPath == null && !activated ? new InetSocketAddress("127.0.0.1", 10809) : null;
         Shutdown shutdown = Shutdown.onSignals();
         List<BlockDevice> devices = new ArrayList<>();
-        try (Closeable closeDevices = () -> closeAll(devices)) {
+        // Bound before any image is opened: a port in use fails at once, with one line and nothing touched.
+        ServerSocketChannel tcpChannel = tcp == null ? null : bindTcp(tcp);
+        try (Closeable closeListener = () -> closeQuietly(tcpChannel); Closeable closeDevices = () -> closeAll(devices)) {
             List<Export> exports = new ArrayList<>();
             for (ExportSpec s : specs) {
                 if (create != null) {
@@ -112,7 +116,7 @@ final class ServeCommand implements Callable<Integer> {
             int status;
             try (NbdServer server = new NbdServer(exports, NbdServer.Tuning.defaults())) {
                 server.tls(tls.mode(), tls.credentials());
-                status = serve(server, exports.get(0).name(), tcp, unixPath, activated, shutdown);
+                status = serve(server, exports.get(0).name(), tcpChannel, unixPath, activated, shutdown);
             }
             if (stats) {
                 printStats(exports); // after the last request: the final figures
@@ -127,7 +131,7 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     /** Listens, announces, and waits; returns the exit status (the --run command's, or 0). */
-    private int serve(NbdServer server, String export, InetSocketAddress tcp, Path unixPath, boolean activated,
+    private int serve(NbdServer server, String export, ServerSocketChannel tcp, Path unixPath, boolean activated,
                       Shutdown shutdown) throws IOException, InterruptedException {
         Addresses.TlsUri tlsUri = tls.uri();
         Map<String, String> env = new HashMap<>();
@@ -136,7 +140,8 @@ final class ServeCommand implements Callable<Integer> {
             server.listenOn(SocketActivation.take());
         }
         if (tcp != null) {
-            InetSocketAddress bound = listenTcp(server, tcp);
+            InetSocketAddress bound = (InetSocketAddress) tcp.getLocalAddress();
+            server.listenOn(tcp);
             uri = Addresses.uri(bound, export, tlsUri);
             env.put("port", Integer.toString(bound.getPort()));
             env.put("nbd", Addresses.legacy(bound, null, export));
@@ -178,11 +183,28 @@ final class ServeCommand implements Callable<Integer> {
         System.err.flush();
     }
 
-    private static InetSocketAddress listenTcp(NbdServer server, InetSocketAddress address) throws IOException {
+    private static ServerSocketChannel bindTcp(InetSocketAddress address) throws IOException {
+        ServerSocketChannel ssc = ServerSocketChannel.open();
         try {
-            return server.listenTcp(address);
+            ssc.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+            ssc.bind(address, 128);
+            return ssc;
         } catch (BindException e) {
+            ssc.close();
             throw new BindException(Addresses.show(address) + ": " + e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            ssc.close();
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(ServerSocketChannel c) {
+        if (c != null) {
+            try {
+                c.close(); // already closed by the server when it got that far
+            } catch (IOException ignored) {
+                // nothing to do about a listener we are abandoning
+            }
         }
     }
 
