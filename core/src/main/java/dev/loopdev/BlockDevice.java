@@ -63,6 +63,16 @@ public interface BlockDevice extends Closeable {
     }
 
     /**
+     * Zeroes the range only if that is cheap: a hole punched or a range zeroed by the file system, no data
+     * written. Otherwise fails at once with {@link Errno#ENOTSUP}, having changed nothing, so that the caller can
+     * zero some other way (NBD's FAST_ZERO: qemu-img and nbdcopy probe with it before copying).
+     */
+    default void writeZeroesFast(long offset, long length, boolean fua, boolean mayTrim) throws IOException {
+        checkWritable();
+        throw new BlockDeviceException(Errno.ENOTSUP, "zeroing this device means writing zeros");
+    }
+
+    /**
      * The allocation state of {@code [offset, offset + length)}: consecutive extents starting at {@code offset},
      * covering at least the first byte and at most the range. The default says "all data".
      */

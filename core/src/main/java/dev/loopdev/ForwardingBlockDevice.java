@@ -58,6 +58,11 @@ public abstract class ForwardingBlockDevice implements BlockDevice {
     }
 
     @Override
+    public void writeZeroesFast(long offset, long length, boolean fua, boolean mayTrim) throws IOException {
+        next.writeZeroesFast(offset, length, fua, mayTrim);
+    }
+
+    @Override
     public List<Extent> extents(long offset, long length) throws IOException {
         return next.extents(offset, length);
     }

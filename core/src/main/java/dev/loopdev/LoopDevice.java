@@ -207,28 +207,46 @@ public final class LoopDevice implements BlockDevice {
     public void writeZeroes(long devPos, long length, boolean fua, boolean mayTrim) throws IOException {
         assertOpenAndInRange(devPos, length);
         checkWritable();
-        if (length == 0) {
+        if (length == 0 || zeroInFile(devPos, length, fua, mayTrim)) {
             return;
         }
+        BlockDevice.super.writeZeroes(devPos, length, fua, mayTrim); // encoded zeros, written like any data
+    }
+
+    @Override
+    public void writeZeroesFast(long devPos, long length, boolean fua, boolean mayTrim) throws IOException {
+        assertOpenAndInRange(devPos, length);
+        checkWritable();
+        if (length > 0 && !zeroInFile(devPos, length, fua, mayTrim)) {
+            throw new BlockDeviceException(Errno.ENOTSUP, transform.isIdentity()
+                    ? file.path + ": the file system can neither punch holes nor zero ranges"
+                    : "zeros must be encoded and written under a transform");
+        }
+    }
+
+    /**
+     * Zeroes the range by fallocate alone (punching a hole when allowed, else zeroing the range); false, with
+     * nothing changed, when that is impossible: under a transform (a hole does not decode to zeros) or on a file
+     * system that has neither mode.
+     */
+    private boolean zeroInFile(long devPos, long length, boolean fua, boolean mayTrim) throws IOException {
+        if (!transform.isIdentity()) {
+            return false;
+        }
         long pos = offset + devPos;
-        if (transform.isIdentity()) {
-            boolean done;
-            try (RangeLocks.Held h = locks.write(pos, length)) {
-                if (mayTrim && file.punchHole(pos, length)) {
-                    path.released(pos, length);
-                    done = true;
-                } else {
-                    done = file.zeroRange(pos, length);
-                }
-            }
-            if (done) {
-                if (fua) {
-                    withPath(p -> p.force(pos, length));
-                }
-                return;
+        boolean done;
+        try (RangeLocks.Held h = locks.write(pos, length)) {
+            if (mayTrim && file.punchHole(pos, length)) {
+                path.released(pos, length);
+                done = true;
+            } else {
+                done = file.zeroRange(pos, length);
             }
         }
-        BlockDevice.super.writeZeroes(devPos, length, fua, mayTrim); // encoded zeros, written like any data
+        if (done && fua) {
+            withPath(p -> p.force(pos, length));
+        }
+        return done;
     }
 
     /**

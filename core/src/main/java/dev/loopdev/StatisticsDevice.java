@@ -70,6 +70,11 @@ public final class StatisticsDevice extends ForwardingBlockDevice {
     }
 
     @Override
+    public void writeZeroesFast(long offset, long length, boolean fua, boolean mayTrim) throws IOException {
+        count(Op.ZERO, length, () -> next.writeZeroesFast(offset, length, fua, mayTrim));
+    }
+
+    @Override
     public List<Extent> extents(long offset, long length) throws IOException {
         @SuppressWarnings("unchecked")
         List<Extent>[] out = new List[1];

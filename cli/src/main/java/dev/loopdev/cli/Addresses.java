@@ -41,12 +41,45 @@ final class Addresses {
         return (a.getAddress() instanceof Inet6Address ? "[" + host + "]" : host) + ":" + a.getPort();
     }
 
+    /**
+     * How a client reaches a TLS server, in the URI: libnbd takes the PSK identity as the user and the key file or
+     * certificate directory as a query parameter ({@code nbds://alice@host/?tls-psk-file=...}).
+     */
+    record TlsUri(String user, String parameter, Path path) {
+        static final TlsUri NONE = new TlsUri(null, null, null);
+
+        boolean on() {
+            return parameter != null;
+        }
+    }
+
     static String uri(InetSocketAddress bound, String export) {
-        return "nbd://" + show(bound) + "/" + encode(export, false);
+        return uri(bound, export, TlsUri.NONE);
     }
 
     static String uri(Path socket, String export) {
-        return "nbd+unix:///" + encode(export, false) + "?socket=" + encode(socket.toString(), true);
+        return uri(socket, export, TlsUri.NONE);
+    }
+
+    static String uri(InetSocketAddress bound, String export, TlsUri tls) {
+        String query = tls.on() ? "?" + tls.parameter() + "=" + encode(tls.path().toString(), true) : "";
+        return (tls.on() ? "nbds://" : "nbd://") + user(tls) + show(bound) + "/" + encode(export, false) + query;
+    }
+
+    static String uri(Path socket, String export, TlsUri tls) {
+        String query = tls.on() ? "&" + tls.parameter() + "=" + encode(tls.path().toString(), true) : "";
+        return (tls.on() ? "nbds+unix://" : "nbd+unix://") + user(tls) + "/" + encode(export, false)
+                + "?socket=" + encode(socket.toString(), true) + query;
+    }
+
+    /** qemu's legacy syntax, which nbdkit's captive mode offers as {@code $nbd}. */
+    static String legacy(InetSocketAddress bound, Path socket, String export) {
+        String where = socket != null ? "unix:" + socket : show(bound);
+        return "nbd:" + where + (export.isEmpty() ? "" : ":exportname=" + export);
+    }
+
+    private static String user(TlsUri tls) {
+        return tls.user() == null ? "" : encode(tls.user(), true) + "@";
     }
 
     /** Percent-encodes all but RFC 3986 unreserved characters and '/'; in a query value '&' and '=' too. */

@@ -1,14 +1,24 @@
 package dev.loopdev.cli;
 
+import dev.loopdev.BlockDevice;
 import dev.loopdev.LoopDevice;
+import dev.loopdev.StatisticsDevice;
 import dev.loopdev.nbd.Export;
 import dev.loopdev.nbd.NbdServer;
+import dev.loopdev.nbd.TlsMode;
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
@@ -17,31 +27,48 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code loopdev serve IMAGE}: serve a file over NBD until SIGINT or SIGTERM. Prints one line on stdout, the URI a
- * client should use; everything else goes to stderr.
+ * {@code loopdev serve IMAGE}: serve files over NBD until SIGINT or SIGTERM, or, with {@code --run}, until a command
+ * ends. Prints one line on stdout, the URI a client should use (not with --run unless --print-uri: stdout is then
+ * the command's); everything else goes to stderr.
  */
-@Command(name = "serve", mixinStandardHelpOptions = true, description = "Serve a file as a block device over NBD.")
+@Command(name = "serve", mixinStandardHelpOptions = true, description = "Serve files as block devices over NBD.")
 final class ServeCommand implements Callable<Integer> {
     private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
 
-    @Parameters(index = "0", paramLabel = "IMAGE", description = "The backing file.")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "IMAGE", description = "The backing file.")
     Path image;
 
     @Option(names = "--listen", paramLabel = "HOST:PORT",
             description = "TCP address to listen on (port 0: any free port). Default 127.0.0.1:10809 unless "
-                    + "only --unix is given.")
+                    + "--unix or --run is given, or the socket comes from systemd (LISTEN_FDS).")
     String listen;
 
     @Option(names = "--unix", paramLabel = "PATH", description = "Unix socket to listen on.")
     Path unix;
 
-    @Option(names = "--export", paramLabel = "NAME", defaultValue = "",
-            description = "Export name (default: the empty name, the default export).")
-    String exportName;
+    @Option(names = "--export", paramLabel = "NAME[=IMAGE]",
+            description = "NAME=IMAGE adds an export (repeatable); a bare NAME names IMAGE's export (default: the "
+                    + "empty name). The first export is also the default one.")
+    List<String> exportSpecs = new ArrayList<>();
 
     @Option(names = "--create", paramLabel = "SIZE",
-            description = "Create IMAGE as a sparse file of SIZE when it does not exist (suffixes K, M, G, T).")
+            description = "Create missing images as sparse files of SIZE (suffixes K, M, G, T).")
     String create;
+
+    @Mixin
+    TlsOptions tls = new TlsOptions();
+
+    @Option(names = "--run", paramLabel = "CMD",
+            description = "Run CMD with sh -c, $uri $nbd $unixsocket $port $exportname $tls set; exit with its status "
+                    + "when it ends (nbdkit's captive mode). Without --listen or --unix, on a private unix socket.")
+    String run;
+
+    @Option(names = "--print-uri", description = "Print the URI even with --run.")
+    boolean printUri;
+
+    @Option(names = "--stats", description = "Print requests, bytes and errors per command on stderr at exit and on "
+            + "SIGUSR1.")
+    boolean stats;
 
     @Option(names = {"-v", "--verbose"}, description = "Log each connection and refused request.")
     boolean verbose;
@@ -52,37 +79,147 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Logs.configure(verbose);
+        List<ExportSpec> specs = ExportSpec.resolve(image, exportSpecs);
+        boolean activated = SocketActivation.requested();
+        if (activated && (listen != null || unix != null)) {
+            throw new IllegalArgumentException("socket activation (LISTEN_FDS) and --listen/--unix exclude each other");
+        }
+        Path privateDir = null;
+        Path unixPath = unix;
+        if (run != null && listen == null && unix == null && !activated) {
+            privateDir = Files.createTempDirectory("loopdev-");
+            unixPath = privateDir.resolve("nbd.sock");
+        }
         InetSocketAddress tcp = listen != null ? Addresses.parse(listen)
-                : unix == null ? new InetSocketAddress("127.0.0.1", 10809) : null;
-        if (create != null) {
-            createIfMissing(image, Cli.parseSize(create));
-        }
+                : unixPath == null && !activated ? new InetSocketAddress("127.0.0.1", 10809) : null;
         Shutdown shutdown = Shutdown.onSignals();
-        try (LoopDevice dev = device.open(image); NbdServer server = new NbdServer(new Export(exportName, dev))) {
-            String uri = null;
-            if (tcp != null) {
-                uri = Addresses.uri(listenTcp(server, tcp), exportName);
+        List<BlockDevice> devices = new ArrayList<>();
+        // Bound before any image is opened: a port in use fails at once, with one line and nothing touched.
+        ServerSocketChannel tcpChannel = tcp == null ? null : bindTcp(tcp);
+        try (Closeable closeListener = () -> closeQuietly(tcpChannel); Closeable closeDevices = () -> closeAll(devices)) {
+            List<Export> exports = new ArrayList<>();
+            for (ExportSpec s : specs) {
+                if (create != null) {
+                    createIfMissing(s.image(), Cli.parseSize(create));
+                }
+                LoopDevice dev = device.open(s.image());
+                BlockDevice served = stats ? new StatisticsDevice(dev) : dev;
+                devices.add(served);
+                exports.add(new Export(s.name(), served));
+                LOG.info("export '" + s.name() + "': " + s.image() + " (" + dev.size() + " bytes, "
+                        + dev.writePath().name().toLowerCase() + " write path" + (dev.isReadOnly() ? ", read-only" : "")
+                        + ")");
             }
-            if (unix != null) {
-                server.listenUnix(unix);
-                String unixUri = Addresses.uri(unix.toAbsolutePath(), exportName);
-                uri = uri == null ? unixUri : uri;
+            if (stats) {
+                Shutdown.onUsr1(() -> printStats(exports));
             }
-            LOG.info("serving " + image + " (" + dev.size() + " bytes, " + dev.writePath().name().toLowerCase()
-                    + " write path" + (dev.isReadOnly() ? ", read-only" : "") + ")");
-            System.out.println(uri);
-            System.out.flush();
-            String why = shutdown.await();
-            LOG.info(why + ": closing connections and flushing the device");
+            int status;
+            try (NbdServer server = new NbdServer(exports, NbdServer.Tuning.defaults())) {
+                server.tls(tls.mode(), tls.credentials());
+                status = serve(server, exports.get(0).name(), tcpChannel, unixPath, activated, shutdown);
+            }
+            if (stats) {
+                printStats(exports); // after the last request: the final figures
+            }
+            return status;
+        } finally {
+            if (privateDir != null) {
+                Files.deleteIfExists(privateDir.resolve("nbd.sock"));
+                Files.deleteIfExists(privateDir);
+            }
         }
-        return 0;
     }
 
-    private static InetSocketAddress listenTcp(NbdServer server, InetSocketAddress address) throws IOException {
+    /** Listens, announces, and waits; returns the exit status (the --run command's, or 0). */
+    private int serve(NbdServer server, String export, ServerSocketChannel tcp, Path unixPath, boolean activated,
+                      Shutdown shutdown) throws IOException, InterruptedException {
+        Addresses.TlsUri tlsUri = tls.uri();
+        Map<String, String> env = new HashMap<>();
+        String uri = null;
+        if (activated) {
+            server.listenOn(SocketActivation.take());
+        }
+        if (tcp != null) {
+            InetSocketAddress bound = (InetSocketAddress) tcp.getLocalAddress();
+            server.listenOn(tcp);
+            uri = Addresses.uri(bound, export, tlsUri);
+            env.put("port", Integer.toString(bound.getPort()));
+            env.put("nbd", Addresses.legacy(bound, null, export));
+        }
+        if (unixPath != null) {
+            server.listenUnix(unixPath);
+            Path abs = unixPath.toAbsolutePath();
+            uri = uri == null ? Addresses.uri(abs, export, tlsUri) : uri;
+            env.put("unixsocket", abs.toString());
+            env.putIfAbsent("nbd", Addresses.legacy(null, abs, export));
+        }
+        if (uri != null) {
+            env.put("uri", uri);
+        }
+        env.put("exportname", export);
+        env.put("tls", Integer.toString(tls.mode().ordinal()));
+        if (uri != null && (run == null || printUri)) {
+            System.out.println(uri);
+            System.out.flush();
+        }
+        if (run == null) {
+            LOG.info(shutdown.await() + ": closing connections and flushing");
+            return 0;
+        }
+        Captive captive = Captive.start(run, env, shutdown);
+        LOG.info(shutdown.await() + ": closing connections and flushing");
+        return captive.finish();
+    }
+
+    private static void printStats(List<Export> exports) {
+        StringBuilder b = new StringBuilder();
+        for (Export e : exports) {
+            if (e.device() instanceof StatisticsDevice s) {
+                b.append("export '").append(e.name()).append("':").append(System.lineSeparator())
+                        .append(s.report().indent(2));
+            }
+        }
+        System.err.print(b);
+        System.err.flush();
+    }
+
+    private static ServerSocketChannel bindTcp(InetSocketAddress address) throws IOException {
+        ServerSocketChannel ssc = ServerSocketChannel.open();
         try {
-            return server.listenTcp(address);
+            ssc.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+            ssc.bind(address, 128);
+            return ssc;
         } catch (BindException e) {
+            ssc.close();
             throw new BindException(Addresses.show(address) + ": " + e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            ssc.close();
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(ServerSocketChannel c) {
+        if (c != null) {
+            try {
+                c.close(); // already closed by the server when it got that far
+            } catch (IOException ignored) {
+                // nothing to do about a listener we are abandoning
+            }
+        }
+    }
+
+    /** Closes every device (each flushes first, as losetup -d); the first failure is reported. */
+    private static void closeAll(List<BlockDevice> devices) throws IOException {
+        IOException first = null;
+        for (BlockDevice d : devices) {
+            try {
+                d.close();
+            } catch (IOException e) {
+                first = first == null ? e : first;
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 

@@ -11,6 +11,11 @@ final class Shutdown {
     private final CountDownLatch signalled = new CountDownLatch(1);
     private volatile String why = "stopped";
 
+    /** Runs {@code action} on every SIGUSR1, as nbdkit's stats filter does on demand. */
+    static void onUsr1(Runnable action) {
+        Signal.handle(new Signal("USR1"), sig -> action.run());
+    }
+
     private Shutdown() {
     }
 
@@ -23,6 +28,12 @@ final class Shutdown {
             });
         }
         return s;
+    }
+
+    /** Ends the wait as a signal would (the --run command exited). */
+    void trigger(String reason) {
+        why = reason;
+        signalled.countDown();
     }
 
     /** Blocks until a signal arrives; returns its name. */

@@ -3,11 +3,13 @@ package dev.loopdev.nbd;
 import dev.loopdev.BlockDevice;
 import dev.loopdev.BlockDeviceException;
 import dev.loopdev.Errno;
+import dev.loopdev.Extent;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
+import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -24,15 +26,17 @@ import java.util.logging.Logger;
 final class Connection implements Runnable {
     private static final Logger LOG = Logger.getLogger(Connection.class.getName());
     private static final long DRAIN_MILLIS = 60_000;
+    private static final int CACHE_CHUNK_BYTES = 1 << 20;
 
     private final NbdServer server;
     private final SocketChannel ch;
     private final String peer;
-    private final Export export;
-    private final BlockDevice device;
     private final InFlight inFlight;
-    private final ByteBuffer header = ByteBuffer.allocateDirect(Nbd.REQUEST_HEADER_BYTES);
-    private final SocketInput input;
+    private final ByteBuffer header = ByteBuffer.allocateDirect(Nbd.EXTENDED_REQUEST_HEADER_BYTES);
+    private Handshake.Session session;
+    private Export export;
+    private BlockDevice device;
+    private SocketInput input;
     private ReplyWriter replies;
     private volatile boolean negotiated;
     private volatile boolean stopping;
@@ -41,20 +45,23 @@ final class Connection implements Runnable {
         this.server = server;
         this.ch = ch;
         this.peer = peer;
-        this.export = server.export();
-        this.device = export.device();
-        this.input = new SocketInput(ch);
         this.inFlight = new InFlight(server.tuning().inFlightBytesMax(), server.tuning().inFlightRequestsMax());
     }
 
     @Override
     public void run() {
         try {
-            Handshake.Session session = new Handshake(ch, export).negotiate();
+            session = new Handshake(ch, server.exports(), server.tlsMode(), server.tlsCredentials(), peer)
+                    .negotiate();
             negotiated = true;
             if (session != null) {
-                LOG.fine(() -> peer + ": transmission, structured replies " + session.structuredReplies());
-                replies = new ReplyWriter(ch, session.structuredReplies());
+                export = session.export();
+                device = export.device();
+                LOG.fine(() -> peer + ": export '" + export.name() + "'" + (session.tls() ? " over TLS" : "")
+                        + ", structured replies " + session.structuredReplies() + ", extended headers "
+                        + session.extendedHeaders() + ", base:allocation " + session.baseAllocation());
+                input = new SocketInput(session.channel());
+                replies = new ReplyWriter(session.channel(), session.structuredReplies(), session.extendedHeaders());
                 serve();
             }
         } catch (NbdProtocolException e) {
@@ -73,20 +80,26 @@ final class Connection implements Runnable {
     }
 
     private void serve() throws IOException, InterruptedException {
+        boolean extended = session.extendedHeaders();
+        int expectedMagic = extended ? Nbd.EXTENDED_REQUEST_MAGIC : Nbd.REQUEST_MAGIC;
         while (true) {
-            header.clear();
+            header.clear().limit(extended ? Nbd.EXTENDED_REQUEST_HEADER_BYTES : Nbd.REQUEST_HEADER_BYTES);
             input.readFully(header);
             header.flip();
             int magic = header.getInt();
-            if (magic != Nbd.REQUEST_MAGIC) {
+            if (magic != expectedMagic) {
                 throw new NbdProtocolException("bad request magic 0x" + Integer.toHexString(magic));
             }
-            Request r = Request.parse(header);
+            Request r = Request.parse(header, extended);
             if (r.type == Nbd.CMD_DISC) {
                 LOG.fine(() -> peer + ": DISC");
                 return;
             }
-            Request.Rejection no = r.check(export);
+            if (r.has(Nbd.CMD_FLAG_PAYLOAD_LEN) && r.type != Nbd.CMD_WRITE) {
+                // A payload we never offered to take follows; we cannot know where the next request starts.
+                throw new NbdProtocolException(Nbd.commandName(r.type) + " with PAYLOAD_LEN, which we never offered");
+            }
+            Request.Rejection no = r.check(session);
             if (no == null) {
                 admit(r);
             } else {
@@ -98,8 +111,9 @@ final class Connection implements Runnable {
     /** Refuses a request; a WRITE's payload is read and dropped first, unless it is too large to be honest. */
     private void reject(Request r, Request.Rejection no) throws IOException {
         if (r.type == Nbd.CMD_WRITE) {
-            if (r.length > 2L * Nbd.MAX_PAYLOAD_BYTES) {
-                throw new NbdProtocolException("WRITE with a payload of " + r.length + " bytes");
+            if (Long.compareUnsigned(r.length, 2L * Nbd.MAX_PAYLOAD_BYTES) > 0) {
+                throw new NbdProtocolException("WRITE with a payload of " + Long.toUnsignedString(r.length)
+                        + " bytes");
             }
             input.skip(r.length);
         }
@@ -139,17 +153,27 @@ final class Connection implements Runnable {
     }
 
     private void execute(Request r) {
+        List<Extent> extents = null;
         try {
-            perform(r);
+            if (r.type == Nbd.CMD_BLOCK_STATUS) {
+                extents = extents(r);
+            } else {
+                perform(r);
+            }
         } catch (Throwable t) {  // InternalError from a mapped page included: the client must hear of it
             Errno e = BlockDeviceException.errnoOf(t);
+            boolean fastZero = r.has(Nbd.CMD_FLAG_FAST_ZERO);
             LOG.log(t instanceof BlockDeviceException ? Level.FINE : Level.WARNING,
                     peer + ": " + Nbd.commandName(r.type) + " at " + r.offset + " failed: " + e, t);
-            replies.error(r, NbdErrors.code(e), String.valueOf(t.getMessage()));
+            replies.error(r, NbdErrors.code(e, fastZero), String.valueOf(t.getMessage()));
             done(r);
             return;
         }
-        replies.success(r, r.type == Nbd.CMD_READ ? r.buffer.flip() : null);
+        if (extents != null) {
+            replies.blockStatus(r, extents);
+        } else {
+            replies.success(r, r.type == Nbd.CMD_READ ? r.buffer.flip() : null);
+        }
         done(r);
     }
 
@@ -157,14 +181,52 @@ final class Connection implements Runnable {
         if (r.length == 0 && r.type != Nbd.CMD_FLUSH) {
             return; // the spec leaves zero-length requests unspecified, save "do not disconnect": a no-op
         }
+        boolean mayTrim = !r.has(Nbd.CMD_FLAG_NO_HOLE);
         switch (r.type) {
             case Nbd.CMD_READ -> device.read(r.buffer, r.offset);
             case Nbd.CMD_WRITE -> device.write(r.buffer, r.offset, r.fua());
             case Nbd.CMD_FLUSH -> device.flush();
             case Nbd.CMD_TRIM -> device.trim(r.offset, r.length, r.fua());
-            case Nbd.CMD_WRITE_ZEROES -> device.writeZeroes(r.offset, r.length, r.fua(),
-                    (r.flags & Nbd.CMD_FLAG_NO_HOLE) == 0);
+            case Nbd.CMD_WRITE_ZEROES -> {
+                if (r.has(Nbd.CMD_FLAG_FAST_ZERO)) {
+                    device.writeZeroesFast(r.offset, r.length, r.fua(), mayTrim);
+                } else {
+                    device.writeZeroes(r.offset, r.length, r.fua(), mayTrim);
+                }
+            }
+            case Nbd.CMD_CACHE -> cache(r.offset, r.length);
             default -> throw new AssertionError("unvalidated command " + r.type);
+        }
+    }
+
+    /**
+     * base:allocation for the request's range, from the device's extents. The device answers for at least the
+     * first byte and at most the range; with REQ_ONE the client wants just the first extent.
+     */
+    private List<Extent> extents(Request r) throws IOException {
+        List<Extent> extents = device.extents(r.offset, r.length);
+        if (extents.isEmpty()) {
+            throw new BlockDeviceException(Errno.EIO, "the device reported no extent at " + r.offset);
+        }
+        return r.has(Nbd.CMD_FLAG_REQ_ONE) ? extents.subList(0, 1) : extents;
+    }
+
+    /**
+     * CACHE: read the range ahead so that later reads find it in the page cache, a chunk at a time into one pooled
+     * buffer whose contents are dropped (the file's pages stay cached, which is the point).
+     */
+    private void cache(long offset, long length) throws IOException {
+        int chunk = (int) Math.min(length, CACHE_CHUNK_BYTES);
+        ByteBuffer b = server.buffers().take(chunk);
+        try {
+            for (long done = 0; done < length; ) {
+                int n = (int) Math.min(chunk, length - done);
+                b.clear().limit(n);
+                device.read(b, offset + done);
+                done += n;
+            }
+        } finally {
+            server.buffers().give(b);
         }
     }
 

@@ -4,10 +4,11 @@ import dev.loopdev.BlockDevice;
 import java.util.Objects;
 
 /**
- * The one export a server offers: a name and the device behind it, and what we tell clients about it.
+ * One export a server offers: a name and the device behind it, and what we tell clients about it.
  *
- * <p>Every connection shares the one {@link BlockDevice} and a flush makes the whole backing file durable, so
- * {@code CAN_MULTI_CONN} is true: a flush on one connection covers writes completed on any other.
+ * <p>Every connection to an export shares its one {@link BlockDevice}, and a flush makes the whole backing file
+ * durable (fsync), so {@code CAN_MULTI_CONN} is true: a flush on one connection covers writes completed on any
+ * other, which is exactly what the spec asks of a server that advertises it.
  */
 public record Export(String name, BlockDevice device) {
 
@@ -19,21 +20,25 @@ public record Export(String name, BlockDevice device) {
         }
     }
 
-    /** Whether a client asking for {@code requested} means this export; the empty name is the default export. */
-    boolean answersTo(String requested) {
-        return requested.isEmpty() || requested.equals(name);
-    }
-
     boolean canTrim() {
         return !device.isReadOnly() && device.canTrim();
     }
 
-    int transmissionFlags() {
-        int flags = Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH | Nbd.FLAG_SEND_FUA | Nbd.FLAG_CAN_MULTI_CONN;
+    /**
+     * What the export offers. DF only with structured replies (the spec forbids it otherwise); we always answer a
+     * READ with one chunk, so honouring DF costs nothing. FAST_ZERO on every writable export: whether zeroing is
+     * fast is decided per request, by the device.
+     */
+    int transmissionFlags(boolean structuredReplies) {
+        int flags = Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH | Nbd.FLAG_SEND_FUA | Nbd.FLAG_CAN_MULTI_CONN
+                | Nbd.FLAG_SEND_CACHE;
+        if (structuredReplies) {
+            flags |= Nbd.FLAG_SEND_DF;
+        }
         if (device.isReadOnly()) {
             flags |= Nbd.FLAG_READ_ONLY;
         } else {
-            flags |= Nbd.FLAG_SEND_WRITE_ZEROES;
+            flags |= Nbd.FLAG_SEND_WRITE_ZEROES | Nbd.FLAG_SEND_FAST_ZERO;
         }
         if (canTrim()) {
             flags |= Nbd.FLAG_SEND_TRIM;

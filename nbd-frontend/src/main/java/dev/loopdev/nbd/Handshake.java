@@ -4,30 +4,45 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
- * Fixed newstyle negotiation, server side: greet, then answer options until the client picks the export (GO or
+ * Fixed newstyle negotiation, server side: greet, then answer options until the client picks an export (GO or
  * EXPORT_NAME) or gives up (ABORT). Unknown options are refused with {@code ERR_UNSUP} and haggling goes on, as the
  * spec asks; only a broken MUST, or an option too large or too many to be honest, ends the connection.
+ *
+ * <p>After STARTTLS the rest of the negotiation, and the whole transmission, runs over TLS; whatever was
+ * negotiated before it (structured replies, extended headers, meta contexts) is forgotten, since an attacker could
+ * have chosen it.
  */
 final class Handshake {
-    /** An option is a name and a few 16-bit info requests; anything this big is not an honest client. */
+    /** An option is a name and a few queries; anything this big is not an honest client. */
     static final int MAX_OPTION_BYTES = 64 * 1024;
     static final int MAX_OPTIONS = 256;
 
-    /** What the client chose: the export, and whether it understands structured replies. */
-    record Session(Export export, boolean structuredReplies) {
+    /** What the client chose, and the channel the transmission runs on (TLS or the socket itself). */
+    record Session(Export export, ByteChannel channel, boolean structuredReplies, boolean extendedHeaders,
+                   boolean baseAllocation, boolean tls) {
     }
 
-    private final ByteChannel ch;
-    private final Export export;
+    private final List<Export> exports;
+    private final TlsMode tlsMode;
+    private final TlsCredentials credentials;
+    private final String peer;
+    private ByteChannel ch;
     private boolean noZeroes;
+    private boolean tls;
     private boolean structuredReplies;
+    private boolean extendedHeaders;
+    private Export metaContextExport; // the export base:allocation was selected for; null when none was
     private boolean aborted;
 
-    Handshake(ByteChannel ch, Export export) {
+    Handshake(ByteChannel ch, List<Export> exports, TlsMode tlsMode, TlsCredentials credentials, String peer) {
         this.ch = ch;
-        this.export = export;
+        this.exports = exports;
+        this.tlsMode = tlsMode;
+        this.credentials = credentials;
+        this.peer = peer;
     }
 
     /** Runs the negotiation; null when the client ended it with ABORT. */
@@ -60,33 +75,55 @@ final class Handshake {
     }
 
     private Session option(int option, ByteBuffer data) throws IOException {
+        if (option == Nbd.OPT_ABORT) {
+            aborted = true;
+            try {
+                reply(option, Nbd.REP_ACK, null);
+            } catch (IOException e) {
+                // the spec lets a client close without waiting for this ACK
+            }
+            return null;
+        }
+        if (tlsMode == TlsMode.REQUIRE && !tls && option != Nbd.OPT_STARTTLS) {
+            if (option == Nbd.OPT_EXPORT_NAME) {
+                throw new NbdProtocolException("EXPORT_NAME without TLS, which this server requires");
+            }
+            error(option, Nbd.REP_ERR_TLS_REQD, "this server requires TLS: use STARTTLS first");
+            return null;
+        }
         switch (option) {
             case Nbd.OPT_EXPORT_NAME:
                 return exportName(data);
-            case Nbd.OPT_ABORT:
-                aborted = true;
-                try {
-                    reply(option, Nbd.REP_ACK, null);
-                } catch (IOException e) {
-                    // the spec lets a client close without waiting for this ACK
-                }
+            case Nbd.OPT_STARTTLS:
+                startTls(data);
                 return null;
             case Nbd.OPT_LIST:
-                if (data.hasRemaining()) {
-                    error(option, Nbd.REP_ERR_INVALID, "LIST takes no data");
-                    return null;
-                }
-                byte[] name = utf8(export.name());
-                reply(option, Nbd.REP_SERVER, ByteBuffer.allocate(4 + name.length).putInt(name.length).put(name));
-                reply(option, Nbd.REP_ACK, null);
+                list(data);
                 return null;
             case Nbd.OPT_STRUCTURED_REPLY:
                 if (data.hasRemaining()) {
                     error(option, Nbd.REP_ERR_INVALID, "STRUCTURED_REPLY takes no data");
-                    return null;
+                } else if (extendedHeaders) {
+                    error(option, Nbd.REP_ERR_EXT_HEADER_REQD, "extended headers are already in use");
+                } else {
+                    structuredReplies = true;
+                    reply(option, Nbd.REP_ACK, null);
                 }
-                structuredReplies = true;
-                reply(option, Nbd.REP_ACK, null);
+                return null;
+            case Nbd.OPT_EXTENDED_HEADERS:
+                if (data.hasRemaining()) {
+                    error(option, Nbd.REP_ERR_INVALID, "EXTENDED_HEADERS takes no data");
+                } else if (extendedHeaders) {
+                    error(option, Nbd.REP_ERR_INVALID, "extended headers are already in use");
+                } else {
+                    extendedHeaders = true;   // and with them structured replies, which they replace
+                    structuredReplies = true;
+                    reply(option, Nbd.REP_ACK, null);
+                }
+                return null;
+            case Nbd.OPT_LIST_META_CONTEXT:
+            case Nbd.OPT_SET_META_CONTEXT:
+                metaContext(option, data);
                 return null;
             case Nbd.OPT_INFO:
             case Nbd.OPT_GO:
@@ -97,19 +134,77 @@ final class Handshake {
         }
     }
 
+    private void startTls(ByteBuffer data) throws IOException {
+        if (tlsMode == TlsMode.OFF || credentials == null) {
+            error(Nbd.OPT_STARTTLS, Nbd.REP_ERR_UNSUP, "TLS is not enabled on this server");
+        } else if (data.hasRemaining()) {
+            error(Nbd.OPT_STARTTLS, Nbd.REP_ERR_INVALID, "STARTTLS takes no data");
+        } else if (tls) {
+            error(Nbd.OPT_STARTTLS, Nbd.REP_ERR_INVALID, "TLS is already in use");
+        } else {
+            reply(Nbd.OPT_STARTTLS, Nbd.REP_ACK, null);
+            ch = credentials.accept(ch, peer);
+            tls = true;
+            structuredReplies = false;
+            extendedHeaders = false;
+            metaContextExport = null;
+        }
+    }
+
+    private void list(ByteBuffer data) throws IOException {
+        if (data.hasRemaining()) {
+            error(Nbd.OPT_LIST, Nbd.REP_ERR_INVALID, "LIST takes no data");
+            return;
+        }
+        for (Export e : exports) {
+            byte[] name = utf8(e.name());
+            reply(Nbd.OPT_LIST, Nbd.REP_SERVER, ByteBuffer.allocate(4 + name.length).putInt(name.length).put(name));
+        }
+        reply(Nbd.OPT_LIST, Nbd.REP_ACK, null);
+    }
+
+    private void metaContext(int option, ByteBuffer data) throws IOException {
+        boolean list = option == Nbd.OPT_LIST_META_CONTEXT;
+        if (!structuredReplies) {
+            error(option, Nbd.REP_ERR_INVALID, "meta contexts need structured replies first");
+            return;
+        }
+        MetaContextQuery q = MetaContextQuery.parse(data);
+        if (q == null) {
+            error(option, Nbd.REP_ERR_INVALID, "malformed meta context query");
+            return;
+        }
+        Export e = find(q.exportName());
+        if (e == null) {
+            error(option, Nbd.REP_ERR_UNKNOWN, "no export named '" + q.exportName() + "'");
+            return;
+        }
+        List<String> contexts = q.matches(list);
+        if (!list) {
+            metaContextExport = contexts.isEmpty() ? null : e;
+        }
+        for (String c : contexts) {
+            byte[] name = utf8(c);
+            reply(option, Nbd.REP_META_CONTEXT, ByteBuffer.allocate(4 + name.length)
+                    .putInt(list ? 0 : Nbd.BASE_ALLOCATION_ID).put(name));
+        }
+        reply(option, Nbd.REP_ACK, null);
+    }
+
     /** The old way in: no way to refuse politely, so an unknown name ends the session, as the spec says. */
     private Session exportName(ByteBuffer data) throws IOException {
         if (data.remaining() > Nbd.MAX_STRING_BYTES) {
             throw new NbdProtocolException("export name of " + data.remaining() + " bytes is too long");
         }
         String name = string(data, data.remaining());
-        if (!export.answersTo(name)) {
+        Export e = find(name);
+        if (e == null) {
             throw new NbdProtocolException("EXPORT_NAME: no export named '" + name + "'");
         }
         ByteBuffer b = ByteBuffer.allocate(10 + (noZeroes ? 0 : 124))
-                .putLong(export.device().size()).putShort((short) export.transmissionFlags());
+                .putLong(e.device().size()).putShort((short) e.transmissionFlags(structuredReplies));
         Wire.writeFully(ch, b.position(b.limit()).flip());
-        return new Session(export, structuredReplies);
+        return session(e);
     }
 
     /** INFO and GO: u32 name length, name, u16 number of info requests, u16 each. */
@@ -129,7 +224,8 @@ final class Handshake {
             error(option, Nbd.REP_ERR_INVALID, "option length does not match " + requests + " info requests");
             return null;
         }
-        if (!export.answersTo(name)) {
+        Export e = find(name);
+        if (e == null) {
             error(option, Nbd.REP_ERR_UNKNOWN, "no export named '" + name + "'");
             return null;
         }
@@ -138,17 +234,31 @@ final class Handshake {
             wantName |= data.getShort() == Nbd.INFO_NAME;
         }
         info(option, ByteBuffer.allocate(12).putShort((short) Nbd.INFO_EXPORT)
-                .putLong(export.device().size()).putShort((short) export.transmissionFlags()));
+                .putLong(e.device().size()).putShort((short) e.transmissionFlags(structuredReplies)));
         if (wantName) {
-            byte[] canonical = utf8(export.name());
+            byte[] canonical = utf8(e.name());
             info(option, ByteBuffer.allocate(2 + canonical.length).putShort((short) Nbd.INFO_NAME).put(canonical));
         }
         // Sent whether asked or not, as qemu-nbd does: it only tells the client what it may rely on.
         info(option, ByteBuffer.allocate(14).putShort((short) Nbd.INFO_BLOCK_SIZE)
-                .putInt(export.minimumBlockSize()).putInt(export.preferredBlockSize())
-                .putInt(export.maximumBlockSize()));
+                .putInt(e.minimumBlockSize()).putInt(e.preferredBlockSize()).putInt(e.maximumBlockSize()));
         reply(option, Nbd.REP_ACK, null);
-        return option == Nbd.OPT_GO ? new Session(export, structuredReplies) : null;
+        return option == Nbd.OPT_GO ? session(e) : null;
+    }
+
+    /** A context selected for another export than the one finally chosen is void, as the spec says. */
+    private Session session(Export e) {
+        return new Session(e, ch, structuredReplies, extendedHeaders, metaContextExport == e, tls);
+    }
+
+    /** The export a name means: an exact match, else for the empty name the first export (the default). */
+    private Export find(String name) {
+        for (Export e : exports) {
+            if (e.name().equals(name)) {
+                return e;
+            }
+        }
+        return name.isEmpty() && !exports.isEmpty() ? exports.get(0) : null;
     }
 
     private void info(int option, ByteBuffer payload) throws IOException {
@@ -163,12 +273,12 @@ final class Handshake {
     /** An option reply; {@code payload} is written from 0 to its position. */
     private void reply(int option, int type, ByteBuffer payload) throws IOException {
         int length = payload == null ? 0 : payload.position();
-        ByteBuffer h = ByteBuffer.allocate(20).putLong(Nbd.OPTION_REPLY_MAGIC).putInt(option).putInt(type)
-                .putInt(length).flip();
-        Wire.writeFully(ch, h);
+        ByteBuffer h = ByteBuffer.allocate(20 + length).putLong(Nbd.OPTION_REPLY_MAGIC).putInt(option)
+                .putInt(type).putInt(length);
         if (payload != null) {
-            Wire.writeFully(ch, payload.flip());
+            h.put(payload.flip());
         }
+        Wire.writeFully(ch, h.flip()); // one write: over TLS, one record
     }
 
     private static String string(ByteBuffer data, int length) {

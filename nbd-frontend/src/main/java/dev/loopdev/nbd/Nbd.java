@@ -2,7 +2,7 @@ package dev.loopdev.nbd;
 
 /**
  * The NBD protocol's numbers, named as in the spec (NetworkBlockDevice/nbd doc/proto.md). Fixed newstyle
- * negotiation only; no TLS, no extended headers, no block status.
+ * negotiation only (no oldstyle).
  */
 final class Nbd {
     private Nbd() {
@@ -25,23 +25,34 @@ final class Nbd {
     static final int FLAG_SEND_FUA = 1 << 3;
     static final int FLAG_SEND_TRIM = 1 << 5;
     static final int FLAG_SEND_WRITE_ZEROES = 1 << 6;
+    static final int FLAG_SEND_DF = 1 << 7;
     static final int FLAG_CAN_MULTI_CONN = 1 << 8;
+    static final int FLAG_SEND_CACHE = 1 << 10;
+    static final int FLAG_SEND_FAST_ZERO = 1 << 11;
 
     // Options
     static final int OPT_EXPORT_NAME = 1;
     static final int OPT_ABORT = 2;
     static final int OPT_LIST = 3;
+    static final int OPT_STARTTLS = 5;
     static final int OPT_INFO = 6;
     static final int OPT_GO = 7;
     static final int OPT_STRUCTURED_REPLY = 8;
+    static final int OPT_LIST_META_CONTEXT = 9;
+    static final int OPT_SET_META_CONTEXT = 10;
+    static final int OPT_EXTENDED_HEADERS = 11;
 
     // Option replies
     static final int REP_ACK = 1;
     static final int REP_SERVER = 2;
     static final int REP_INFO = 3;
+    static final int REP_META_CONTEXT = 4;
     static final int REP_ERR_UNSUP = 0x80000001;
+    static final int REP_ERR_POLICY = 0x80000002;
     static final int REP_ERR_INVALID = 0x80000003;
+    static final int REP_ERR_TLS_REQD = 0x80000005;
     static final int REP_ERR_UNKNOWN = 0x80000006;
+    static final int REP_ERR_EXT_HEADER_REQD = 0x8000000a;
 
     static final int INFO_EXPORT = 0;
     static final int INFO_NAME = 1;
@@ -52,21 +63,38 @@ final class Nbd {
     static final int SIMPLE_REPLY_MAGIC = 0x67446698;
     static final int STRUCTURED_REPLY_MAGIC = 0x668e33ef;
     static final int REQUEST_HEADER_BYTES = 28;
+    static final int EXTENDED_REQUEST_MAGIC = 0x21e41c71;
+    static final int EXTENDED_REPLY_MAGIC = 0x6e8a278c;
+    static final int EXTENDED_REQUEST_HEADER_BYTES = 32;
 
     static final int CMD_READ = 0;
     static final int CMD_WRITE = 1;
     static final int CMD_DISC = 2;
     static final int CMD_FLUSH = 3;
     static final int CMD_TRIM = 4;
+    static final int CMD_CACHE = 5;
     static final int CMD_WRITE_ZEROES = 6;
+    static final int CMD_BLOCK_STATUS = 7;
 
     static final int CMD_FLAG_FUA = 1 << 0;
     static final int CMD_FLAG_NO_HOLE = 1 << 1;
+    static final int CMD_FLAG_DF = 1 << 2;
+    static final int CMD_FLAG_REQ_ONE = 1 << 3;
+    static final int CMD_FLAG_FAST_ZERO = 1 << 4;
+    static final int CMD_FLAG_PAYLOAD_LEN = 1 << 5;
 
     static final int REPLY_FLAG_DONE = 1;
     static final int REPLY_TYPE_NONE = 0;
     static final int REPLY_TYPE_OFFSET_DATA = 1;
+    static final int REPLY_TYPE_BLOCK_STATUS = 5;
+    static final int REPLY_TYPE_BLOCK_STATUS_EXT = 6;
     static final int REPLY_TYPE_ERROR = 0x8001;
+
+    /** The one meta context we offer, and the id we give it (any id will do: it names the context per session). */
+    static final String BASE_ALLOCATION = "base:allocation";
+    static final int BASE_ALLOCATION_ID = 1;
+    static final int STATE_HOLE = 1 << 0;
+    static final int STATE_ZERO = 1 << 1;
 
     /** The largest READ or WRITE payload we serve, advertised as the maximum block size. */
     static final int MAX_PAYLOAD_BYTES = 32 << 20;
@@ -81,7 +109,9 @@ final class Nbd {
             case CMD_DISC -> "DISC";
             case CMD_FLUSH -> "FLUSH";
             case CMD_TRIM -> "TRIM";
+            case CMD_CACHE -> "CACHE";
             case CMD_WRITE_ZEROES -> "WRITE_ZEROES";
+            case CMD_BLOCK_STATUS -> "BLOCK_STATUS";
             default -> "command " + type;
         };
     }

@@ -13,9 +13,15 @@ final class NbdErrors {
     static final int EINVAL = 22;
     static final int ENOSPC = 28;
     static final int EOVERFLOW = 75;
+    static final int ENOTSUP = 95;
     static final int ESHUTDOWN = 108;
 
-    static int code(Errno errno) {
+    /**
+     * The wire error for {@code errno}. NBD_ENOTSUP is the spec's answer to a WRITE_ZEROES with FAST_ZERO that
+     * could not be fast, and the signal a client (qemu-img, nbdcopy) uses to zero another way; older clients may
+     * not know it, so every other "not supported" goes out as EINVAL.
+     */
+    static int code(Errno errno, boolean fastZero) {
         return switch (errno) {
             case EPERM, EROFS -> EPERM;
             case EIO -> EIO;
@@ -24,8 +30,11 @@ final class NbdErrors {
             case ENOSPC -> ENOSPC;
             case EOVERFLOW -> EOVERFLOW;
             case ESHUTDOWN -> ESHUTDOWN;
-            // The spec reserves NBD_ENOTSUP for WRITE_ZEROES with FAST_ZERO, which we do not negotiate.
-            case ENOTSUP -> EINVAL;
+            case ENOTSUP -> fastZero ? ENOTSUP : EINVAL;
         };
+    }
+
+    static int code(Errno errno) {
+        return code(errno, false);
     }
 }

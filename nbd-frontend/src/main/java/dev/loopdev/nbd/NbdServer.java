@@ -26,7 +26,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * An NBD server for one {@link Export}, listening on TCP and/or unix sockets. A thread per connection reads
+ * An NBD server for one or more {@link Export}s (the first is the default export), listening on TCP and/or unix sockets. A thread per connection reads
  * requests; one worker pool, shared by all connections, runs those that do not run inline.
  *
  * <p>{@link #close()} stops accepting, stops reading from every client, lets in-flight requests finish and be
@@ -58,8 +58,10 @@ public final class NbdServer implements Closeable {
     private record Listener(ServerSocketChannel channel, Path unixPath, Thread acceptor) {
     }
 
-    private final Export export;
+    private final List<Export> exports;
     private final Tuning tuning;
+    private volatile TlsMode tlsMode = TlsMode.OFF;
+    private volatile TlsCredentials tlsCredentials;
     private final BufferPool buffers = new BufferPool(Nbd.MAX_PAYLOAD_BYTES);
     private final ThreadPoolExecutor workers;
     private final ScheduledExecutorService timer;
@@ -73,11 +75,40 @@ public final class NbdServer implements Closeable {
     }
 
     public NbdServer(Export export, Tuning tuning) {
-        this.export = export;
+        this(List.of(export), tuning);
+    }
+
+    /** Serves {@code exports}, whose names must differ; a client asking for the empty name gets the first. */
+    public NbdServer(List<Export> exports, Tuning tuning) {
+        if (exports.isEmpty()) {
+            throw new IllegalArgumentException("no export to serve");
+        }
+        if (exports.stream().map(Export::name).distinct().count() != exports.size()) {
+            throw new IllegalArgumentException("two exports with the same name");
+        }
+        this.exports = List.copyOf(exports);
         this.tuning = tuning;
         this.workers = new ThreadPoolExecutor(tuning.workers(), tuning.workers(), 0, TimeUnit.MILLISECONDS,
                 new LinkedBlockingQueue<>(), daemons("nbd-worker-"));
         this.timer = Executors.newSingleThreadScheduledExecutor(daemons("nbd-timer-"));
+    }
+
+    /** Offers (or requires) TLS with {@code credentials}; call before listening. */
+    public void tls(TlsMode mode, TlsCredentials credentials) {
+        if (mode != TlsMode.OFF && credentials == null) {
+            throw new IllegalArgumentException("TLS " + mode.name().toLowerCase() + " needs credentials");
+        }
+        this.tlsMode = mode;
+        this.tlsCredentials = credentials;
+    }
+
+    /**
+     * Serves on a socket that is already listening, e.g. one inherited from systemd's socket activation. The
+     * server owns it from now on and closes it, but never removes a unix socket file it did not make.
+     */
+    public void listenOn(ServerSocketChannel ssc) throws IOException {
+        start(ssc, null, (ssc.getLocalAddress() instanceof UnixDomainSocketAddress ? "unix " : "tcp ")
+                + ssc.getLocalAddress());
     }
 
     /** Listens on {@code address} (port 0 for any free port); returns the address actually bound. */
@@ -112,12 +143,22 @@ public final class NbdServer implements Closeable {
     }
 
     private void start(ServerSocketChannel ssc, Path unixPath, String name) {
-        Thread t = new Thread(() -> accept(ssc, unixPath != null, name), "nbd-accept " + name);
+        boolean unix;
+        try {
+            unix = ssc.getLocalAddress() instanceof UnixDomainSocketAddress;
+        } catch (IOException e) {
+            unix = unixPath != null;
+        }
+        boolean isUnix = unix;
+        Thread t = new Thread(() -> accept(ssc, isUnix, name), "nbd-accept " + name);
         t.setDaemon(true);
         listeners.add(new Listener(ssc, unixPath, t));
         t.start();
-        LOG.info("listening on " + name + ", export '" + export.name() + "', " + export.device().size() + " bytes"
-                + (export.device().isReadOnly() ? ", read-only" : ""));
+        for (Export e : exports) {
+            LOG.info("listening on " + name + ", export '" + e.name() + "', " + e.device().size() + " bytes"
+                    + (e.device().isReadOnly() ? ", read-only" : "") + (tlsMode == TlsMode.OFF ? "" : ", TLS "
+                    + tlsMode.name().toLowerCase()));
+        }
     }
 
     private void accept(ServerSocketChannel ssc, boolean unix, String name) {
@@ -166,8 +207,16 @@ public final class NbdServer implements Closeable {
         t.start();
     }
 
-    Export export() {
-        return export;
+    List<Export> exports() {
+        return exports;
+    }
+
+    TlsMode tlsMode() {
+        return tlsMode;
+    }
+
+    TlsCredentials tlsCredentials() {
+        return tlsCredentials;
     }
 
     Tuning tuning() {

@@ -1,34 +1,41 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.Extent;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
+import java.nio.channels.ByteChannel;
+import java.nio.channels.GatheringByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
  * Sends replies on one connection. Replies come from many threads and in any order; each goes out whole, header
- * and data in one gathering write under the connection's write lock, so replies never interleave on the wire.
+ * and data under the connection's write lock, so replies never interleave on the wire. Every reply is one chunk
+ * with the DONE flag: a READ's data is all in memory before we answer, so DF costs nothing to honour.
  *
- * <p>If the socket fails, the client is gone: we close the channel (which also wakes the reader) and drop every
- * later reply. The requests themselves still complete against the device.
+ * <p>Three header styles, fixed by the negotiation: simple (16 bytes), structured (20), extended (32, 64-bit
+ * lengths and the request's offset echoed). If the socket fails, the client is gone: we close the channel (which
+ * also wakes the reader) and drop every later reply. The requests themselves still complete against the device.
  */
 final class ReplyWriter {
     private static final Logger LOG = Logger.getLogger(ReplyWriter.class.getName());
     private static final int MESSAGE_CHARS_MAX = 200;
 
-    private final SocketChannel ch;
+    private final ByteChannel ch;
     private final boolean structured;
+    private final boolean extended;
     private final ReentrantLock lock = new ReentrantLock();
-    private final ByteBuffer header = ByteBuffer.allocateDirect(32 + 6 + 4 * MESSAGE_CHARS_MAX);
+    private final ByteBuffer header = ByteBuffer.allocateDirect(32 + 8 + 6 + 4 * MESSAGE_CHARS_MAX);
     private final ByteBuffer[] gather = new ByteBuffer[2];
     private boolean broken;
 
-    ReplyWriter(SocketChannel ch, boolean structured) {
+    ReplyWriter(ByteChannel ch, boolean structured, boolean extended) {
         this.ch = ch;
-        this.structured = structured;
+        this.structured = structured || extended;
+        this.extended = extended;
     }
 
     /** A successful reply; {@code data} is a READ's payload (position to limit), null for other commands. */
@@ -40,15 +47,41 @@ final class ReplyWriter {
             if (!structured) {
                 header.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(0).putLong(r.cookie);
             } else if (withData) {
-                // One chunk, final: the data is all in memory, so no error can follow it.
-                header.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE)
-                        .putShort((short) Nbd.REPLY_TYPE_OFFSET_DATA).putLong(r.cookie)
-                        .putInt(8 + data.remaining()).putLong(r.offset);
+                chunk(r, Nbd.REPLY_TYPE_OFFSET_DATA, 8L + data.remaining()).putLong(r.offset);
             } else {
-                header.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE)
-                        .putShort((short) Nbd.REPLY_TYPE_NONE).putLong(r.cookie).putInt(0);
+                chunk(r, Nbd.REPLY_TYPE_NONE, 0);
             }
             send(withData ? data : null);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A BLOCK_STATUS reply for {@code base:allocation}: one descriptor per extent, 32-bit (BLOCK_STATUS) or, with
+     * extended headers, 64-bit (BLOCK_STATUS_EXT, which the spec then requires).
+     */
+    void blockStatus(Request r, List<Extent> extents) {
+        int each = extended ? 16 : 8;
+        ByteBuffer payload = ByteBuffer.allocate((extended ? 8 : 4) + each * extents.size());
+        payload.putInt(Nbd.BASE_ALLOCATION_ID);
+        if (extended) {
+            payload.putInt(extents.size());
+        }
+        for (Extent e : extents) {
+            int state = (e.hole() ? Nbd.STATE_HOLE : 0) | (e.zero() ? Nbd.STATE_ZERO : 0);
+            if (extended) {
+                payload.putLong(e.length()).putLong(state);
+            } else {
+                payload.putInt((int) e.length()).putInt(state); // the request's length fits 32 bits, so do its extents
+            }
+        }
+        payload.flip();
+        lock.lock();
+        try {
+            header.clear();
+            chunk(r, extended ? Nbd.REPLY_TYPE_BLOCK_STATUS_EXT : Nbd.REPLY_TYPE_BLOCK_STATUS, payload.remaining());
+            send(payload);
         } finally {
             lock.unlock();
         }
@@ -64,9 +97,7 @@ final class ReplyWriter {
             header.clear();
             if (structured) {
                 byte[] m = message(message);
-                header.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE)
-                        .putShort((short) Nbd.REPLY_TYPE_ERROR).putLong(r.cookie).putInt(6 + m.length)
-                        .putInt(nbdError).putShort((short) m.length).put(m);
+                chunk(r, Nbd.REPLY_TYPE_ERROR, 6 + m.length).putInt(nbdError).putShort((short) m.length).put(m);
             } else {
                 header.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(nbdError).putLong(r.cookie);
             }
@@ -74,6 +105,13 @@ final class ReplyWriter {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** The header of a final chunk, structured or extended, into {@link #header}. */
+    private ByteBuffer chunk(Request r, int type, long payloadBytes) {
+        header.putInt(extended ? Nbd.EXTENDED_REPLY_MAGIC : Nbd.STRUCTURED_REPLY_MAGIC)
+                .putShort((short) Nbd.REPLY_FLAG_DONE).putShort((short) type).putLong(r.cookie);
+        return extended ? header.putLong(r.offset).putLong(payloadBytes) : header.putInt((int) payloadBytes);
     }
 
     private void send(ByteBuffer data) {
@@ -84,12 +122,15 @@ final class ReplyWriter {
         try {
             if (data == null) {
                 Wire.writeFully(ch, header);
-            } else {
+            } else if (ch instanceof GatheringByteChannel g) {
                 gather[0] = header;
                 gather[1] = data;
                 while (data.hasRemaining()) {
-                    ch.write(gather);
+                    g.write(gather);
                 }
+            } else {
+                Wire.writeFully(ch, header);
+                Wire.writeFully(ch, data);
             }
         } catch (IOException e) {
             broken = true;

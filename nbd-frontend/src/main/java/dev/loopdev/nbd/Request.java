@@ -1,6 +1,5 @@
 package dev.loopdev.nbd;
 
-import dev.loopdev.BlockDevice;
 import dev.loopdev.Errno;
 import java.nio.ByteBuffer;
 
@@ -13,7 +12,7 @@ final class Request {
     final int type;
     final long cookie;
     final long offset;   // unsigned on the wire; validated before use
-    final long length;   // unsigned 32-bit on the wire
+    final long length;   // unsigned 32 bits, or 64 with extended headers; validated before use
     ByteBuffer buffer;   // pooled; READ and WRITE only
 
     Request(int flags, int type, long cookie, long offset, long length) {
@@ -24,18 +23,22 @@ final class Request {
         this.length = length;
     }
 
-    /** Parses a 28-byte request header; the magic has been checked. */
-    static Request parse(ByteBuffer h) {
+    /** Parses what follows the magic: 24 bytes of a compact header, or 28 of an extended one (64-bit length). */
+    static Request parse(ByteBuffer h, boolean extended) {
         int flags = Short.toUnsignedInt(h.getShort());
         int type = Short.toUnsignedInt(h.getShort());
         long cookie = h.getLong();
         long offset = h.getLong();
-        long length = Integer.toUnsignedLong(h.getInt());
+        long length = extended ? h.getLong() : Integer.toUnsignedLong(h.getInt());
         return new Request(flags, type, cookie, offset, length);
     }
 
     boolean fua() {
         return (flags & Nbd.CMD_FLAG_FUA) != 0;
+    }
+
+    boolean has(int flag) {
+        return (flags & flag) != 0;
     }
 
     /** Bytes of payload this request carries in either direction, which is what it costs us in buffers. */
@@ -51,41 +54,62 @@ final class Request {
      * Validates the request once, at the edge, as nbdkit's {@code validate_request}: the device behind it only
      * asserts. Returns null when the request may run.
      */
-    Rejection check(Export export) {
-        BlockDevice device = export.device();
+    Rejection check(Handshake.Session session) {
+        Export export = session.export();
+        String name = Nbd.commandName(type);
         switch (type) {
-            case Nbd.CMD_READ, Nbd.CMD_WRITE, Nbd.CMD_FLUSH, Nbd.CMD_TRIM, Nbd.CMD_WRITE_ZEROES -> { }
+            case Nbd.CMD_READ, Nbd.CMD_WRITE, Nbd.CMD_FLUSH, Nbd.CMD_TRIM, Nbd.CMD_WRITE_ZEROES, Nbd.CMD_CACHE,
+                    Nbd.CMD_BLOCK_STATUS -> { }
             default -> {
                 return new Rejection(Errno.EINVAL, "unknown command " + type);
             }
         }
-        int allowed = Nbd.CMD_FLAG_FUA | (type == Nbd.CMD_WRITE_ZEROES ? Nbd.CMD_FLAG_NO_HOLE : 0);
-        if ((flags & ~allowed) != 0) {
+        if ((flags & ~allowedFlags(session)) != 0) {
             return new Rejection(Errno.EINVAL, "flags 0x" + Integer.toHexString(flags) + " are not valid for "
-                    + Nbd.commandName(type));
+                    + name);
         }
         boolean writes = type == Nbd.CMD_WRITE || type == Nbd.CMD_TRIM || type == Nbd.CMD_WRITE_ZEROES;
-        if (writes && device.isReadOnly()) {
-            return new Rejection(Errno.EPERM, Nbd.commandName(type) + " on a read-only export");
+        if (writes && export.device().isReadOnly()) {
+            return new Rejection(Errno.EPERM, name + " on a read-only export");
         }
         if (type == Nbd.CMD_TRIM && !export.canTrim()) {
             return new Rejection(Errno.EINVAL, "TRIM was not offered for this export");
+        }
+        if (type == Nbd.CMD_BLOCK_STATUS && !session.baseAllocation()) {
+            return new Rejection(Errno.EINVAL, "BLOCK_STATUS without a meta context selected");
         }
         if (type == Nbd.CMD_FLUSH) {
             return offset == 0 && length == 0 ? null
                     : new Rejection(Errno.EINVAL, "FLUSH with a non-zero offset or length");
         }
-        if (length > export.maximumBlockSize() && (type == Nbd.CMD_READ || type == Nbd.CMD_WRITE)) {
-            return new Rejection(Errno.EOVERFLOW, Nbd.commandName(type) + " of " + length
+        if (Long.compareUnsigned(length, export.maximumBlockSize()) > 0
+                && (type == Nbd.CMD_READ || type == Nbd.CMD_WRITE)) {
+            return new Rejection(Errno.EOVERFLOW, name + " of " + Long.toUnsignedString(length)
                     + " bytes is larger than the maximum of " + export.maximumBlockSize());
         }
-        long size = device.size();
-        if (Long.compareUnsigned(offset, size) > 0 || length > size - offset) {
+        long size = export.device().size();
+        if (Long.compareUnsigned(offset, size) > 0 || Long.compareUnsigned(length, size - offset) > 0) {
             // The spec: ENOSPC for a write (or write zeroes) beyond the end; EINVAL for anything else.
             Errno e = type == Nbd.CMD_WRITE || type == Nbd.CMD_WRITE_ZEROES ? Errno.ENOSPC : Errno.EINVAL;
-            return new Rejection(e, Nbd.commandName(type) + " [" + Long.toUnsignedString(offset) + ", +" + length
-                    + ") is beyond the end of the export (" + size + " bytes)");
+            return new Rejection(e, name + " [" + Long.toUnsignedString(offset) + ", +"
+                    + Long.toUnsignedString(length) + ") is beyond the end of the export (" + size + " bytes)");
+        }
+        if (type == Nbd.CMD_BLOCK_STATUS && length == 0) {
+            return new Rejection(Errno.EINVAL, "BLOCK_STATUS of no bytes");
         }
         return null;
+    }
+
+    /** Flags are valid only on the commands they mean something to, and only once offered. */
+    private int allowedFlags(Handshake.Session session) {
+        int allowed = Nbd.CMD_FLAG_FUA;
+        switch (type) {
+            case Nbd.CMD_READ -> allowed |= session.structuredReplies() ? Nbd.CMD_FLAG_DF : 0;
+            case Nbd.CMD_WRITE -> allowed |= session.extendedHeaders() ? Nbd.CMD_FLAG_PAYLOAD_LEN : 0;
+            case Nbd.CMD_WRITE_ZEROES -> allowed |= Nbd.CMD_FLAG_NO_HOLE | Nbd.CMD_FLAG_FAST_ZERO;
+            case Nbd.CMD_BLOCK_STATUS -> allowed |= Nbd.CMD_FLAG_REQ_ONE;
+            default -> { }
+        }
+        return allowed;
     }
 }

@@ -69,8 +69,8 @@ class HandshakeTest {
             assertEquals(ServerFixture.SIZE, export.getLong());
             int flags = Short.toUnsignedInt(export.getShort());
             int want = Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH | Nbd.FLAG_SEND_FUA | Nbd.FLAG_SEND_WRITE_ZEROES
-                    | Nbd.FLAG_SEND_TRIM | Nbd.FLAG_CAN_MULTI_CONN;
-            assertEquals(want, flags);
+                    | Nbd.FLAG_SEND_TRIM | Nbd.FLAG_CAN_MULTI_CONN | Nbd.FLAG_SEND_CACHE | Nbd.FLAG_SEND_FAST_ZERO;
+            assertEquals(want, flags); // no DF: structured replies were not negotiated
             ByteBuffer name = infos.get(1);
             assertEquals(Nbd.INFO_NAME, name.getShort());
             assertEquals("disk", StandardCharsets.UTF_8.decode(name).toString());

@@ -25,9 +25,12 @@ final class NbdTestClient implements Closeable {
     record Chunk(int flags, int type, long cookie, byte[] payload) {
     }
 
+    record ExtendedChunk(int flags, int type, long cookie, long offset, byte[] payload) {
+    }
+
     final SocketChannel ch;
-    final DataInputStream in;
-    final DataOutputStream out;
+    DataInputStream in;    // replaced by the TLS streams after STARTTLS
+    DataOutputStream out;
 
     private NbdTestClient(SocketChannel ch) {
         this.ch = ch;
@@ -131,6 +134,98 @@ final class NbdTestClient implements Closeable {
             }
         }
         throw new AssertionError("no ACK to GO");
+    }
+
+    /** Switches to TLS streams (after STARTTLS was acknowledged and the TLS handshake done on the old ones). */
+    void useStreams(java.io.InputStream tlsIn, java.io.OutputStream tlsOut) {
+        in = new DataInputStream(new java.io.BufferedInputStream(tlsIn, 1 << 16));
+        out = new DataOutputStream(new BufferedOutputStream(tlsOut, 1 << 16));
+    }
+
+    /** The raw streams of the socket, for a TLS handshake. */
+    java.io.InputStream rawIn() {
+        return in;
+    }
+
+    java.io.OutputStream rawOut() {
+        return out;
+    }
+
+    /** LIST_META_CONTEXT or SET_META_CONTEXT data. */
+    static byte[] metaContextRequest(String export, String... queries) {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (DataOutputStream d = new DataOutputStream(bytes)) {
+            byte[] n = export.getBytes(StandardCharsets.UTF_8);
+            d.writeInt(n.length);
+            d.write(n);
+            d.writeInt(queries.length);
+            for (String q : queries) {
+                byte[] b = q.getBytes(StandardCharsets.UTF_8);
+                d.writeInt(b.length);
+                d.write(b);
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    /** Replies to an option up to and including the ACK or first error. */
+    java.util.List<OptionReply> optionReplies() throws IOException {
+        java.util.List<OptionReply> replies = new java.util.ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            OptionReply r = optionReply();
+            replies.add(r);
+            if (r.type() == Nbd.REP_ACK || r.type() < 0) {
+                return replies;
+            }
+        }
+        throw new AssertionError("no end to the replies");
+    }
+
+    /** GO after whatever options were already sent; returns the transmission flags. */
+    int goOnly(String name) throws IOException {
+        option(Nbd.OPT_GO, infoRequest(name));
+        int flags = -1;
+        for (int i = 0; i < 10; i++) {
+            OptionReply r = optionReply();
+            if (r.type() == Nbd.REP_ACK) {
+                return flags;
+            }
+            assertEquals(Nbd.REP_INFO, r.type(), "GO refused");
+            java.nio.ByteBuffer d = java.nio.ByteBuffer.wrap(r.data());
+            if (d.getShort() == Nbd.INFO_EXPORT) {
+                d.getLong();
+                flags = Short.toUnsignedInt(d.getShort());
+            }
+        }
+        throw new AssertionError("no ACK to GO");
+    }
+
+    void extendedRequest(int flags, int type, long cookie, long offset, long length, byte[] payload)
+            throws IOException {
+        out.writeInt(Nbd.EXTENDED_REQUEST_MAGIC);
+        out.writeShort(flags);
+        out.writeShort(type);
+        out.writeLong(cookie);
+        out.writeLong(offset);
+        out.writeLong(length);
+        if (payload != null) {
+            out.write(payload);
+        }
+        out.flush();
+    }
+
+    ExtendedChunk extendedChunk() throws IOException {
+        assertEquals(Nbd.EXTENDED_REPLY_MAGIC, in.readInt());
+        int flags = in.readUnsignedShort();
+        int type = in.readUnsignedShort();
+        long cookie = in.readLong();
+        long offset = in.readLong();
+        long length = in.readLong();
+        byte[] payload = new byte[Math.toIntExact(length)];
+        in.readFully(payload);
+        return new ExtendedChunk(flags, type, cookie, offset, payload);
     }
 
     void request(int flags, int type, long cookie, long offset, long length, byte[] payload) throws IOException {

@@ -114,11 +114,12 @@ class TransmissionTest {
     @Test
     void commandsAndFlagsNotOffered() throws IOException {
         try (NbdTestClient c = fx.client(false)) {
-            assertEquals(NbdErrors.EINVAL, error(c, 0, 5 /* CACHE */, 0, 512, null));
-            assertEquals(NbdErrors.EINVAL, error(c, 0, 7 /* BLOCK_STATUS */, 0, 512, null));
+            assertEquals(NbdErrors.EINVAL, error(c, 0, Nbd.CMD_BLOCK_STATUS, 0, 512, null)); // no meta context
+            assertEquals(NbdErrors.EINVAL, error(c, Nbd.CMD_FLAG_REQ_ONE, Nbd.CMD_READ, 0, 512, null));
+            assertEquals(NbdErrors.EINVAL, error(c, Nbd.CMD_FLAG_FAST_ZERO, Nbd.CMD_TRIM, 0, 512, null));
             assertEquals(NbdErrors.EINVAL, error(c, 0, 999, 0, 0, null));
             assertEquals(NbdErrors.EINVAL, error(c, 1 << 9, Nbd.CMD_READ, 0, 512, null));
-            assertEquals(NbdErrors.EINVAL, error(c, 4 /* DF */, Nbd.CMD_READ, 0, 512, null));
+            assertEquals(NbdErrors.EINVAL, error(c, Nbd.CMD_FLAG_DF, Nbd.CMD_READ, 0, 512, null)); // simple replies
             assertEquals(NbdErrors.EINVAL, error(c, Nbd.CMD_FLAG_NO_HOLE, Nbd.CMD_WRITE, 0, 512, new byte[512]));
             assertEquals(NbdErrors.EINVAL, error(c, 0, Nbd.CMD_FLUSH, 0, 512, null));
             assertEquals(0, error(c, Nbd.CMD_FLAG_FUA, Nbd.CMD_READ, 0, 512, null)); // FUA is valid on any
