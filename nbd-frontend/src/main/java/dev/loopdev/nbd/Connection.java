@@ -42,17 +42,25 @@ final class Connection implements Runnable {
     private volatile boolean stopping;
 
     Connection(NbdServer server, SocketChannel ch, String peer) {
+        this(server, ch, peer, null);
+    }
+
+    /** A connection that starts in transmission, {@code session} agreed elsewhere (the kernel's client). */
+    Connection(NbdServer server, SocketChannel ch, String peer, Handshake.Session session) {
         this.server = server;
         this.ch = ch;
         this.peer = peer;
+        this.session = session;
         this.inFlight = new InFlight(server.tuning().inFlightBytesMax(), server.tuning().inFlightRequestsMax());
     }
 
     @Override
     public void run() {
         try {
-            session = new Handshake(ch, server.exports(), server.tlsMode(), server.tlsCredentials(), peer)
-                    .negotiate();
+            if (session == null) {
+                session = new Handshake(ch, server.exports(), server.tlsMode(), server.tlsCredentials(), peer)
+                        .negotiate();
+            }
             negotiated = true;
             if (session != null) {
                 export = session.export();

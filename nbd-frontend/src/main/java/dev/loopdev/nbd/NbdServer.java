@@ -207,6 +207,20 @@ public final class NbdServer implements Closeable {
         t.start();
     }
 
+    /**
+     * Serves a connection whose negotiation happened elsewhere: the kernel's NBD client, handed a socket with
+     * NBD_CMD_CONNECT, speaks the transmission phase at once, with simple replies. Returns the connection's
+     * thread, which ends when the client disconnects.
+     */
+    public Thread serveNegotiated(SocketChannel c, Export export, String name) {
+        Connection conn = new Connection(this, c, name,
+                new Handshake.Session(export, c, false, false, false, false));
+        connections.add(conn);
+        Thread t = new Thread(conn, "nbd-" + name.replace(' ', '-'));
+        t.start();
+        return t;
+    }
+
     List<Export> exports() {
         return exports;
     }

@@ -1,6 +1,8 @@
 package dev.loopdev.nbd.kernel;
 
 import dev.loopdev.LoopDevice;
+import dev.loopdev.nbd.Export;
+import dev.loopdev.nbd.NbdServer;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -9,7 +11,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * One file attached as /dev/nbdN: a {@link TransmissionServer} per connection over the kernel's socket pairs, the
+ * One file attached as /dev/nbdN: the NBD server's transmission phase on each of the kernel's socket pairs, the
  * kernel told about them, and the state record {@code list} reads. Lives until the kernel lets go of every
  * connection (detach sends DISC on each); then the device is flushed and closed and the record removed. SIGTERM
  * disconnects the kernel first, so the device never hangs on a server that is gone.
@@ -20,6 +22,8 @@ public final class KernelAttachment {
 
     private final LoopDevice device;
     private final List<KernelSockets.Pair> pairs;
+    private final Export export;
+    private final NbdServer server;
     private final List<Thread> servers = new ArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile AttachState state;
@@ -28,16 +32,16 @@ public final class KernelAttachment {
     private KernelAttachment(LoopDevice device, List<KernelSockets.Pair> pairs) {
         this.device = device;
         this.pairs = pairs;
+        this.export = new Export("", device);
+        this.server = new NbdServer(export);
     }
 
     /** Makes the connections and starts serving them (the kernel may send requests the moment it connects). */
     public static KernelAttachment start(LoopDevice device, int connections) throws IOException {
         KernelAttachment a = new KernelAttachment(device, KernelSockets.open(connections));
         for (int i = 0; i < connections; i++) {
-            Thread t = new Thread(new TransmissionServer(device, a.pairs.get(i).server(), "connection " + i),
-                    "nbd-connection-" + i);
-            t.start();
-            a.servers.add(t);
+            a.servers.add(a.server.serveNegotiated(a.pairs.get(i).server(), a.export,
+                    "connection " + i));
         }
         return a;
     }
@@ -103,6 +107,7 @@ public final class KernelAttachment {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        server.close();
         try (device) {
             if (!device.isReadOnly()) {
                 device.flush();
