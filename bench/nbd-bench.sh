@@ -1,0 +1,1 @@
+scripts/nbd-bench.sh
