@@ -72,7 +72,12 @@ class Ext4CrashIT {
         undo.add(() -> Tools.run("losetup", "-d", loop));
         Path fs = Files.createDirectory(dir.resolve("fs"));
         Tools.ok(Duration.ofSeconds(20), "mount", "-t", "ext4", loop, fs.toString());
-        undo.add(() -> Tools.run("umount", "-l", fs.toString()));
+        undo.add(() -> {
+            // With the server gone, write-back fails and ext4 gives up on it; lazily if the mount stays busy.
+            if (Tools.run("umount", fs.toString()).exitCode() != 0) {
+                Tools.run("umount", "-l", fs.toString());
+            }
+        });
         Process writer = new ProcessBuilder("sh", "-c", "i=0; while [ $i -lt 5000 ]; do "
                 + "dd if=/dev/urandom of=" + fs + "/f$i bs=16k count=$((1 + i % 8)) conv=fsync 2>/dev/null; "
                 + "mkdir -p " + fs + "/d$((i % 7)) && mv " + fs + "/f$i " + fs + "/d$((i % 7))/; "
@@ -101,6 +106,14 @@ class Ext4CrashIT {
                 List.of("e2fsck", "-fn", image.toString())).exitCode(), "e2fsck -fn after the repair");
     }
 
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** nbdfuse on the export; returns the file it serves once its pidfile says it is ready. */
     private Path nbdfuse(String uri) throws IOException, InterruptedException {
         Path mnt = Files.createDirectory(dir.resolve("fuse"));
@@ -108,7 +121,11 @@ class Ext4CrashIT {
         Process p = new ProcessBuilder("nbdfuse", "-P", pidfile.toString(), mnt.resolve("disk").toString(), uri)
                 .redirectErrorStream(true).redirectOutput(dir.resolve("nbdfuse.log").toFile()).start();
         undo.add(() -> {
-            Tools.run("fusermount3", "-u", mnt.toString());
+            // The loop device lets go of the FUSE file asynchronously after losetup -d: retry, then lazily.
+            for (int i = 0; i < 20 && Tools.run("fusermount3", "-u", mnt.toString()).exitCode() != 0; i++) {
+                sleepQuietly(250);
+            }
+            Tools.run("fusermount3", "-uz", mnt.toString());
             try {
                 if (!p.waitFor(10, TimeUnit.SECONDS)) {
                     p.destroyForcibly();
