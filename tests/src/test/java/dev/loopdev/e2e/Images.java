@@ -10,12 +10,13 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Random;
 
 /** Image files, keys and the XOR oracle the end-to-end tests compare against. */
-final class Images {
+public final class Images {
+    /** Seeds are fixed so a failure reproduces; each caller picks its own. */
     private Images() {
     }
 
-    /** A file of {@code size} seeded random bytes (seeds are fixed so that a failure reproduces). */
-    static Path random(Path dir, String name, long size, long seed) {
+    /** A file of {@code size} seeded random bytes. */
+    public static Path random(Path dir, String name, long size, long seed) {
         Path p = dir.resolve(name);
         byte[] chunk = new byte[1 << 20];
         Random r = new Random(seed);
@@ -33,7 +34,7 @@ final class Images {
     }
 
     /** A sparse file of {@code size} zero bytes. */
-    static Path sparse(Path dir, String name, long size) {
+    public static Path sparse(Path dir, String name, long size) {
         Path p = dir.resolve(name);
         try (var f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
             f.setLength(size);
@@ -44,7 +45,7 @@ final class Images {
     }
 
     /** A key file, readable only by its owner, as a real key file would be. */
-    static Path keyFile(Path dir, byte[] key) {
+    public static Path keyFile(Path dir, byte[] key) {
         Path p = dir.resolve("xor.key");
         try {
             Files.write(p, key);
@@ -59,7 +60,7 @@ final class Images {
      * The loop driver's transfer_xor: {@code out[i] = in[i] ^ key[(i & 511) % keylen]}, with {@code i} the offset
      * in the backing file (the key restarts at every 512-byte sector). Its own inverse.
      */
-    static byte[] xor(byte[] in, long fileOffset, byte[] key) {
+    public static byte[] xor(byte[] in, long fileOffset, byte[] key) {
         byte[] out = new byte[in.length];
         for (int i = 0; i < in.length; i++) {
             long pos = fileOffset + i;
@@ -68,7 +69,7 @@ final class Images {
         return out;
     }
 
-    static Path write(Path p, byte[] bytes) {
+    public static Path write(Path p, byte[] bytes) {
         try {
             return Files.write(p, bytes);
         } catch (IOException e) {
@@ -76,7 +77,7 @@ final class Images {
         }
     }
 
-    static byte[] readAll(Path p) {
+    public static byte[] readAll(Path p) {
         try {
             return Files.readAllBytes(p);
         } catch (IOException e) {
@@ -84,14 +85,14 @@ final class Images {
         }
     }
 
-    static byte[] slice(byte[] b, long from, int length) {
+    public static byte[] slice(byte[] b, long from, int length) {
         byte[] out = new byte[length];
         System.arraycopy(b, (int) from, out, 0, length);
         return out;
     }
 
     /** Fails with the first differing offset, not a 64 MiB array dump. */
-    static void assertSameBytes(byte[] expected, byte[] actual, String what) {
+    public static void assertSameBytes(byte[] expected, byte[] actual, String what) {
         if (expected.length != actual.length) {
             fail(what + ": length " + actual.length + ", expected " + expected.length);
         }

@@ -23,7 +23,7 @@ import java.util.concurrent.TimeoutException;
  * {@code loopdev serve} as a real process: started from the shaded jar, its URI read from the one line it prints,
  * stopped with SIGTERM (which must flush and exit 0), and killed whatever happens when the test is done.
  */
-final class LoopdevServer implements AutoCloseable {
+public final class LoopdevServer implements AutoCloseable {
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(20);
 
@@ -41,19 +41,25 @@ final class LoopdevServer implements AutoCloseable {
     }
 
     /** Serves {@code image} on a unix socket in {@code dir}; {@code options} are passed as given. */
-    static LoopdevServer unix(Path dir, Path image, String... options) {
+    public static LoopdevServer unix(Path dir, Path image, String... options) {
         Path socket = dir.resolve("nbd.sock");
-        return start(dir, socket, image, "--unix", socket.toString(), options);
+        return start(javaHome(), dir, socket, image, "--unix", socket.toString(), options);
+    }
+
+    /** As {@link #unix}, with the server on the JDK at {@code javaHome} (the suite must pass on 17 and 25). */
+    public static LoopdevServer unixOn(Path javaHome, Path dir, Path image, String... options) {
+        Path socket = dir.resolve("nbd.sock");
+        return start(javaHome, dir, socket, image, "--unix", socket.toString(), options);
     }
 
     /** Serves {@code image} on an ephemeral port of 127.0.0.1. */
-    static LoopdevServer tcp(Path dir, Path image, String... options) {
-        return start(dir, null, image, "--listen", "127.0.0.1:0", options);
+    public static LoopdevServer tcp(Path dir, Path image, String... options) {
+        return start(javaHome(), dir, null, image, "--listen", "127.0.0.1:0", options);
     }
 
-    private static LoopdevServer start(Path dir, Path socket, Path image, String how, String where,
+    private static LoopdevServer start(Path javaHome, Path dir, Path socket, Path image, String how, String where,
                                        String... options) {
-        List<String> cmd = command("serve", image.toString(), how, where);
+        List<String> cmd = command(javaHome, "serve", image.toString(), how, where);
         cmd.addAll(Arrays.asList(options));
         try {
             Path log = Files.createTempFile(dir, "loopdev-serve", ".stderr");
@@ -74,9 +80,17 @@ final class LoopdevServer implements AutoCloseable {
     }
 
     /** {@code java -jar loopdev.jar ARGS...}, with the JVM running the tests (so the suite runs on any JDK). */
-    static List<String> command(String... args) {
+    public static List<String> command(String... args) {
+        return command(javaHome(), args);
+    }
+
+    private static Path javaHome() {
+        return Path.of(System.getProperty("java.home"));
+    }
+
+    private static List<String> command(Path javaHome, String... args) {
         List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add(javaHome.resolve("bin").resolve("java").toString());
         cmd.add("-jar");
         cmd.add(jar().toString());
         cmd.addAll(Arrays.asList(args));
@@ -84,11 +98,11 @@ final class LoopdevServer implements AutoCloseable {
     }
 
     /** Runs a loopdev command to completion, e.g. one that must fail with one line on stderr. */
-    static Tools.Result cli(String... args) {
+    public static Tools.Result cli(String... args) {
         return Tools.run(Duration.ofSeconds(30), Map.of(), command(args));
     }
 
-    static Path jar() {
+    public static Path jar() {
         String prop = System.getProperty("loopdev.jar");
         if (prop == null) {
             fail("system property loopdev.jar is not set: run the tests with ./run-tests (or mvn verify)");
@@ -138,25 +152,25 @@ final class LoopdevServer implements AutoCloseable {
     }
 
     /** The URI the server printed, e.g. {@code nbd+unix:///?socket=/tmp/.../nbd.sock}. */
-    String uri() {
+    public String uri() {
         return uri;
     }
 
     /** The unix socket, or null when serving on TCP. */
-    Path socket() {
+    public Path socket() {
         return socket;
     }
 
-    boolean isAlive() {
+    public boolean isAlive() {
         return process.isAlive();
     }
 
-    long pid() {
+    public long pid() {
         return process.pid();
     }
 
     /** What the server wrote on stderr so far (its log), for failure messages. */
-    String stderr() {
+    public String stderr() {
         try {
             return "--- loopdev serve stderr ---\n" + Files.readString(stderrLog);
         } catch (IOException e) {
@@ -165,14 +179,14 @@ final class LoopdevServer implements AutoCloseable {
     }
 
     /** Fails, with the server's log, unless the server is still running. */
-    void assertAlive() {
+    public void assertAlive() {
         if (!process.isAlive()) {
             fail("loopdev serve died, exit code " + process.exitValue() + "\n" + stderr());
         }
     }
 
     /** SIGTERM, as an init system would: the server must flush and exit 0 promptly. */
-    void stop() {
+    public void stop() {
         assertAlive();
         process.destroy();
         try {

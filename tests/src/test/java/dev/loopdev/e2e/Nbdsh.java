@@ -9,7 +9,7 @@ import java.util.Map;
  * mode off, so every request, however wrong, reaches the server: its answer is what is under test, not libnbd's
  * own checks. A failed {@code assert} or an unexpected exception exits non-zero with a traceback.
  */
-final class Nbdsh {
+public final class Nbdsh {
     private static final String PRELUDE = """
             import errno, os, random, nbd
             h.set_strict_mode(0)
@@ -38,12 +38,12 @@ final class Nbdsh {
     private Nbdsh() {
     }
 
-    static Tools.Result run(LoopdevServer server, String body) {
+    public static Tools.Result run(LoopdevServer server, String body) {
         return run(server, body, Map.of());
     }
 
     /** As {@link #run(LoopdevServer, String)}, with more environment for the snippet (paths, never keys). */
-    static Tools.Result run(LoopdevServer server, String body, Map<String, String> env) {
+    public static Tools.Result run(LoopdevServer server, String body, Map<String, String> env) {
         Tools.require("nbdsh");
         Map<String, String> all = new java.util.HashMap<>(env);
         all.put("NBD_URI", server.uri());
@@ -53,11 +53,11 @@ final class Nbdsh {
     }
 
     /** Runs the snippet and asserts it succeeded (every assert in it held). */
-    static Tools.Result ok(LoopdevServer server, String body) {
+    public static Tools.Result ok(LoopdevServer server, String body) {
         return ok(server, body, Map.of());
     }
 
-    static Tools.Result ok(LoopdevServer server, String body, Map<String, String> env) {
+    public static Tools.Result ok(LoopdevServer server, String body, Map<String, String> env) {
         Tools.Result r = run(server, body, env);
         if (r.exitCode() != 0) {
             throw new AssertionError("nbdsh script failed\n" + r.describe() + "\n" + server.stderr());

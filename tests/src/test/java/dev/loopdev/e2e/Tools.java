@@ -20,22 +20,22 @@ import java.util.concurrent.TimeUnit;
  * <p>The system directories come first on PATH: pyenv's python3 shadows /usr/bin/python3, and nbdsh runs
  * {@code python3 -m nbd}, which only the system python can import.
  */
-final class Tools {
-    static final String PATH = "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/bin";
-    static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
+public final class Tools {
+    public static final String PATH = "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/bin";
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
 
     private Tools() {
     }
 
     /** What a finished command did. */
-    record Result(List<String> command, int exitCode, String stdout, String stderr) {
-        String describe() {
+    public record Result(List<String> command, int exitCode, String stdout, String stderr) {
+        public String describe() {
             return "$ " + String.join(" ", command) + "\nexit code " + exitCode
                     + "\n--- stdout ---\n" + stdout + "\n--- stderr ---\n" + stderr;
         }
 
         /** Asserts the exit code is 0, showing the command's output otherwise; returns this. */
-        Result ok() {
+        public Result ok() {
             if (exitCode != 0) {
                 fail("command failed\n" + describe());
             }
@@ -44,7 +44,7 @@ final class Tools {
     }
 
     /** Fails (never skips) when a client the tests drive is not installed. */
-    static void require(String... tools) {
+    public static void require(String... tools) {
         for (String tool : tools) {
             if (find(tool) == null) {
                 fail(tool + " is not installed: run ./run-tests, which installs the packages in "
@@ -53,7 +53,7 @@ final class Tools {
         }
     }
 
-    static Path find(String tool) {
+    public static Path find(String tool) {
         if (tool.contains("/")) {
             return Files.isExecutable(Path.of(tool)) ? Path.of(tool) : null;
         }
@@ -67,7 +67,7 @@ final class Tools {
     }
 
     /** Runs a command to completion (or kills it after {@code timeout}, which fails the test). */
-    static Result run(Duration timeout, Map<String, String> env, List<String> command) {
+    public static Result run(Duration timeout, Map<String, String> env, List<String> command) {
         require(command.get(0));
         Path out = null;
         Path err = null;
@@ -105,25 +105,25 @@ final class Tools {
         }
     }
 
-    static Result run(String... command) {
+    public static Result run(String... command) {
         return run(DEFAULT_TIMEOUT, Map.of(), Arrays.asList(command));
     }
 
     /** Runs a command and asserts it exits 0. */
-    static Result ok(String... command) {
+    public static Result ok(String... command) {
         return run(command).ok();
     }
 
-    static Result ok(Duration timeout, String... command) {
+    public static Result ok(Duration timeout, String... command) {
         return run(timeout, Map.of(), Arrays.asList(command)).ok();
     }
 
-    static List<String> list(String... parts) {
+    public static List<String> list(String... parts) {
         return new ArrayList<>(Arrays.asList(parts));
     }
 
     /** Blocks the file occupies on disk, in bytes (stat's %b counts 512-byte units). */
-    static long allocatedBytes(Path file) {
+    public static long allocatedBytes(Path file) {
         return Long.parseLong(ok("stat", "-c", "%b", file.toString()).stdout().trim()) * 512;
     }
 

@@ -11,21 +11,21 @@ import java.util.stream.Stream;
  * @param writePath {@code mapped} or {@code positional}
  * @param xor       whether the device is seen through the XOR transform (with {@link #KEY})
  */
-record Variant(String writePath, boolean xor) {
+public record Variant(String writePath, boolean xor) {
     /** 11 bytes: not a divisor of 512, so a key that wrongly restarted other than per sector would show. */
-    static final byte[] KEY = "k3y-0f-l00p".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    public static final byte[] KEY = "k3y-0f-l00p".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
-    static Stream<Variant> all() {
+    public static Stream<Variant> all() {
         return Stream.of(new Variant("mapped", false), new Variant("positional", false),
                 new Variant("mapped", true), new Variant("positional", true));
     }
 
-    static Stream<Variant> writePaths() {
+    public static Stream<Variant> writePaths() {
         return Stream.of(new Variant("mapped", false), new Variant("positional", false));
     }
 
     /** The serve options for this variant; the key file goes in {@code dir}. */
-    String[] options(Path dir, String... more) {
+    public String[] options(Path dir, String... more) {
         List<String> o = new ArrayList<>(List.of("--write-path", writePath));
         if (xor) {
             o.addAll(List.of("--transform", "xor", "--key-file", Images.keyFile(dir, KEY).toString()));
@@ -35,7 +35,7 @@ record Variant(String writePath, boolean xor) {
     }
 
     /** What the backing file holds at {@code fileOffset} when the device shows {@code plain} there. */
-    byte[] raw(byte[] plain, long fileOffset) {
+    public byte[] raw(byte[] plain, long fileOffset) {
         return xor ? Images.xor(plain, fileOffset, KEY) : plain.clone();
     }
 
@@ -43,7 +43,7 @@ record Variant(String writePath, boolean xor) {
      * A backing file whose device reads as {@code size} zero bytes: sparse without a transform, the encoded zeros
      * (the key, sector after sector) with XOR, where a sparse file would read as the key.
      */
-    Path zeroDevice(Path dir, String name, int size) {
+    public Path zeroDevice(Path dir, String name, int size) {
         if (!xor) {
             return Images.sparse(dir, name, size);
         }

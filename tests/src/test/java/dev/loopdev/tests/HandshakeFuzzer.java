@@ -1,0 +1,195 @@
+package dev.loopdev.tests;
+
+import static dev.loopdev.tests.NbdClient.OPT_ABORT;
+import static dev.loopdev.tests.NbdClient.OPT_EXPORT_NAME;
+import static dev.loopdev.tests.NbdClient.OPT_GO;
+import static dev.loopdev.tests.NbdClient.OPT_INFO;
+import static dev.loopdev.tests.NbdClient.OPT_LIST;
+import static dev.loopdev.tests.NbdClient.OPT_STRUCTURED_REPLY;
+import static dev.loopdev.tests.NbdClient.REP_ACK;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * One fuzzed negotiation: a few options the server must answer and go on from (unknown ones, malformed INFO and
+ * GO, LIST and STRUCTURED_REPLY with data, an unknown export name), in random order, then one way of ending: GO or
+ * EXPORT_NAME and a read of known data, or one the server must answer by closing (bad client flags, bad option
+ * magic, an option too large to be honest, an unknown name to EXPORT_NAME, too many options, ABORT), or the client
+ * cutting an option short or vanishing.
+ */
+final class HandshakeFuzzer {
+    static final int REP_SERVER = 2;
+    static final int REP_INFO = 3;
+    static final int ERR_UNSUP = 0x80000001;
+    static final int ERR_INVALID = 0x80000003;
+    static final int ERR_UNKNOWN = 0x80000006;
+
+    enum Ending { GO, EXPORT_NAME, EXPORT_NAME_UNKNOWN, ABORT, BAD_CLIENT_FLAGS, BAD_OPTION_MAGIC, OVERSIZED_OPTION,
+        TRUNCATED_OPTION, TOO_MANY_OPTIONS, VANISH }
+
+    private final Random r;
+    private final long exportSize;
+    private final long knownOffset;
+    private final byte[] known;
+    final List<String> log = new ArrayList<>();
+
+    /** {@code known} is what the export holds at {@code knownOffset}: a session that gets through reads it. */
+    HandshakeFuzzer(Random r, long exportSize, long knownOffset, byte[] known) {
+        this.r = r;
+        this.exportSize = exportSize;
+        this.knownOffset = knownOffset;
+        this.known = known;
+    }
+
+    Ending run(Path socket) throws IOException {
+        Ending end = Ending.values()[r.nextInt(Ending.values().length)];
+        try (NbdClient c = NbdClient.raw(socket)) {
+            assertEquals(3, c.greeting() & 3, "fixed newstyle and no zeroes offered");
+            if (end == Ending.BAD_CLIENT_FLAGS) {
+                c.socket().write(ByteBuffer.allocate(4).putInt(1 | 4 << r.nextInt(29)).flip());
+                assertEquals(0, c.socket().awaitClose(), "bytes after unknown client flags");
+                return end;
+            }
+            boolean noZeroes = r.nextBoolean();
+            c.socket().write(ByteBuffer.allocate(4).putInt(noZeroes ? 3 : 1).flip());
+            for (int i = r.nextInt(7); i > 0; i--) {
+                answeredOption(c);
+            }
+            log.add("end " + end);
+            ending(c, end, noZeroes);
+        }
+        return end;
+    }
+
+    private void ending(NbdClient c, Ending end, boolean noZeroes) throws IOException {
+        switch (end) {
+            case GO -> {
+                c.go();
+                transmission(c);
+            }
+            case EXPORT_NAME -> {
+                c.option(OPT_EXPORT_NAME, ByteBuffer.allocate(0));
+                ByteBuffer b = c.socket().read(10 + (noZeroes ? 0 : 124));
+                assertEquals(exportSize, b.getLong(), "export size from EXPORT_NAME");
+                transmission(c);
+            }
+            case EXPORT_NAME_UNKNOWN -> {
+                c.option(OPT_EXPORT_NAME, utf8("no-such-export-" + r.nextInt(1000)));
+                assertEquals(0, c.socket().awaitClose(), "bytes after EXPORT_NAME of an unknown export");
+            }
+            case ABORT -> {
+                c.option(OPT_ABORT, ByteBuffer.allocate(0));
+                assertTrue(c.socket().awaitClose() <= 20, "at most an ACK after ABORT");
+            }
+            case BAD_OPTION_MAGIC -> {
+                c.socket().write(ByteBuffer.allocate(16).putLong(r.nextLong() | 1).putInt(OPT_GO).putInt(0).flip());
+                assertEquals(0, c.socket().awaitClose(), "bytes after a bad option magic");
+            }
+            case OVERSIZED_OPTION -> {
+                int length = (64 << 10) + 1 + r.nextInt(Integer.MAX_VALUE - (64 << 10));
+                c.socket().write(ByteBuffer.allocate(16).putLong(NbdClient.IHAVEOPT).putInt(r.nextInt(16))
+                        .putInt(length).flip());
+                assertEquals(0, c.socket().awaitClose(), "bytes after an option of " + length + " bytes");
+            }
+            case TRUNCATED_OPTION -> {
+                int length = 2 + r.nextInt(1000);
+                c.socket().write(ByteBuffer.allocate(16 + length / 2).putLong(NbdClient.IHAVEOPT).putInt(OPT_GO)
+                        .putInt(length).position(16 + length / 2).flip());
+                c.socket().shutdownOutput();
+                assertEquals(0, c.socket().awaitClose(), "bytes after an option cut short");
+            }
+            case TOO_MANY_OPTIONS -> {
+                for (int i = 0; i <= 256; i++) {
+                    c.option(1000 + i, ByteBuffer.allocate(0));
+                }
+                c.socket().awaitClose(); // 256 refusals, then the end
+            }
+            case VANISH -> {
+                if (r.nextBoolean()) {
+                    c.socket().write(ByteBuffer.allocate(10).putLong(NbdClient.IHAVEOPT).flip());
+                }
+            }
+            default -> throw new AssertionError(end);
+        }
+    }
+
+    /** An option the server must answer with a reply of the given kind, and then go on negotiating. */
+    private void answeredOption(NbdClient c) throws IOException {
+        switch (r.nextInt(8)) {
+            case 0 -> {
+                int option = new int[] {0, 4, 5, 9, 10, 11, 12, 13, 0x1000, -1}[r.nextInt(10)];
+                expectOnly(c, option, randomBytes(r.nextInt(2048)), ERR_UNSUP);
+            }
+            case 1 -> {
+                c.option(OPT_LIST, ByteBuffer.allocate(0));
+                NbdClient.OptionReply server = c.optionReply();
+                assertEquals(REP_SERVER, server.type(), "LIST: a SERVER reply");
+                assertEquals(REP_ACK, c.optionReply().type(), "LIST: then ACK");
+            }
+            case 2 -> expectOnly(c, OPT_LIST, randomBytes(1 + r.nextInt(64)), ERR_INVALID);
+            case 3 -> expectOnly(c, OPT_STRUCTURED_REPLY, randomBytes(1 + r.nextInt(64)), ERR_INVALID);
+            case 4 -> {
+                c.option(OPT_INFO, ByteBuffer.allocate(8).putInt(0).putShort((short) 1).putShort((short) 3).flip());
+                NbdClient.OptionReply info;
+                boolean sawExport = false;
+                while ((info = c.optionReply()).type() == REP_INFO) {
+                    ByteBuffer p = ByteBuffer.wrap(info.payload());
+                    if (p.getShort() == 0) {
+                        assertEquals(exportSize, p.getLong(), "INFO_EXPORT size");
+                        sawExport = true;
+                    }
+                }
+                assertEquals(REP_ACK, info.type(), "INFO ends with ACK");
+                assertTrue(sawExport, "INFO sends INFO_EXPORT");
+            }
+            case 5 -> expectOnly(c, r.nextBoolean() ? OPT_INFO : OPT_GO, randomBytes(r.nextInt(6)), ERR_INVALID);
+            case 6 -> {
+                // A name length past the end of the data, or an info count that does not match the data.
+                ByteBuffer d = r.nextBoolean()
+                        ? ByteBuffer.allocate(6).putInt(7 + r.nextInt(1 << 20)).putShort((short) 0)
+                        : ByteBuffer.allocate(8).putInt(0).putShort((short) (2 + r.nextInt(100))).putShort((short) 1);
+                expectOnly(c, r.nextBoolean() ? OPT_INFO : OPT_GO, d.flip(), ERR_INVALID);
+            }
+            default -> {
+                byte[] name = utf8("nope" + r.nextInt(100)).array();
+                ByteBuffer d = ByteBuffer.allocate(6 + name.length).putInt(name.length).put(name).putShort((short) 0);
+                expectOnly(c, r.nextBoolean() ? OPT_INFO : OPT_GO, d.flip(), ERR_UNKNOWN);
+            }
+        }
+    }
+
+    private void expectOnly(NbdClient c, int option, ByteBuffer data, int type) throws IOException {
+        log.add("option " + option + " (" + data.remaining() + " bytes), expect 0x" + Integer.toHexString(type));
+        c.option(option, data);
+        NbdClient.OptionReply reply = c.optionReply();
+        assertEquals(option, reply.option(), "the option a reply answers");
+        assertEquals(type, reply.type(), () -> "reply to option " + option + ": " + new String(reply.payload(),
+                StandardCharsets.UTF_8));
+    }
+
+    /** A session that got through reads the known bytes, then leaves politely. */
+    private void transmission(NbdClient c) throws IOException {
+        assertArrayEquals(known, c.read(knownOffset, known.length), "known data after negotiation");
+        c.disconnect();
+        assertEquals(0, c.socket().awaitClose(), "bytes after DISC");
+    }
+
+    private ByteBuffer randomBytes(int n) {
+        byte[] b = new byte[n];
+        r.nextBytes(b);
+        return ByteBuffer.wrap(b);
+    }
+
+    private static ByteBuffer utf8(String s) {
+        return ByteBuffer.wrap(s.getBytes(StandardCharsets.UTF_8));
+    }
+}

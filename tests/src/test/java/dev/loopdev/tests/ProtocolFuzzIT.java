@@ -1,0 +1,223 @@
+package dev.loopdev.tests;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.loopdev.e2e.Images;
+import dev.loopdev.e2e.LoopdevServer;
+import dev.loopdev.e2e.Tools;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Seeded malformed and adversarial clients against the real server process, for a bounded number of rounds and
+ * time. Throughout, a bystander connection opened first holds known data (written with FUA before the fuzzing):
+ * after every round the server must be alive, the bystander must still be served and read its data back intact,
+ * and what the round touched must hold what the model says. Every few rounds nbdinfo must still connect.
+ */
+class ProtocolFuzzIT {
+    private static final long MiB = 1 << 20;
+    private static final long IMAGE_BYTES = 16 * MiB;
+    private static final long BUDGET_NANOS = 25_000_000_000L;
+
+    @TempDir
+    Path dir;
+
+    private LoopdevServer server;
+    private Path image;
+    private NbdClient bystander;
+    private final byte[] known = new byte[256 * 1024];
+
+    @BeforeEach
+    void serveAndWriteKnownData() throws IOException {
+        image = Images.sparse(dir, "disk.img", IMAGE_BYTES);
+        server = LoopdevServer.unix(dir, image);
+        bystander = NbdClient.open(server.socket());
+        assertEquals(IMAGE_BYTES, bystander.exportSize);
+        new Random(5).nextBytes(known);
+        assertEquals(0, bystander.write(0, known, true), "FUA write of the known data");
+    }
+
+    @AfterEach
+    void stop() {
+        if (bystander != null) {
+            bystander.close();
+        }
+        server.close();
+    }
+
+    @Test
+    void fuzzedNegotiations() {
+        long seed = Seeds.seed(0x5eed_0001L);
+        Map<HandshakeFuzzer.Ending, Integer> endings = new EnumMap<>(HandshakeFuzzer.Ending.class);
+        long deadline = System.nanoTime() + BUDGET_NANOS;
+        int rounds = 0;
+        for (; rounds < 1000 && System.nanoTime() < deadline; rounds++) {
+            int round = rounds;
+            HandshakeFuzzer f = new HandshakeFuzzer(new Random(seed + round), IMAGE_BYTES, 0, slice(0, 4096));
+            Seeds.reproducible(seed, "negotiation round " + round, () -> {
+                try {
+                    endings.merge(f.run(server.socket()), 1, Integer::sum);
+                } catch (Throwable t) {
+                    throw new AssertionError(String.join("\n", f.log), t);
+                }
+                assertStillServing(round);
+            });
+        }
+        assertTrue(rounds >= 50, "only " + rounds + " rounds in the time budget");
+        assertEquals(HandshakeFuzzer.Ending.values().length, endings.size(), "every ending was tried: " + endings);
+        stopCleanlyAndCheckTheFile();
+    }
+
+    @Test
+    void fuzzedRequests() {
+        long seed = Seeds.seed(0x5eed_0002L);
+        Model model = new Model(MiB, (int) (8 * MiB));
+        Map<RequestFuzzer.Ending, Integer> endings = new EnumMap<>(RequestFuzzer.Ending.class);
+        long deadline = System.nanoTime() + BUDGET_NANOS;
+        int rounds = 0;
+        for (; rounds < 300 && System.nanoTime() < deadline; rounds++) {
+            int round = rounds;
+            RequestFuzzer f = new RequestFuzzer(new Random(seed + round), model, IMAGE_BYTES);
+            Seeds.reproducible(seed, "request round " + round, () -> {
+                try (NbdClient c = NbdClient.open(server.socket())) {
+                    endings.merge(f.run(c), 1, Integer::sum);
+                } catch (Throwable t) {
+                    throw new AssertionError(String.join("\n", f.log), t);
+                }
+                assertStillServing(round);
+                for (long[] slot : f.touched()) {
+                    model.assertMatches(slot[0], bystander.read(slot[0], (int) slot[1]), "after round " + round);
+                }
+            });
+        }
+        assertTrue(rounds >= 50, "only " + rounds + " rounds in the time budget");
+        assertEquals(RequestFuzzer.Ending.values().length, endings.size(), "every ending was tried: " + endings);
+        Seeds.reproducible(seed, "the whole model region", () -> model.assertMatches(MiB,
+                bystander.read(MiB, (int) (8 * MiB)), "model region at the end"));
+        stopCleanlyAndCheckTheFile();
+    }
+
+    /**
+     * Six connections each pipeline 2,000 requests (a write to each of 2,000 distinct sectors of its own MiB, with
+     * reads of the known data and flushes in between) from one thread while another collects the replies, and
+     * two vandals keep connecting, starting a write and vanishing mid-payload. Every request gets exactly one
+     * reply, every read is right, and afterwards every sector holds what was written to it.
+     */
+    @Test
+    void thousandsOfPipelinedRequestsOnManyConnections() throws Exception {
+        long seed = Seeds.seed(0x5eed_0003L);
+        int connections = 6;
+        int requests = 2000;
+        byte[][] written = new byte[connections][];
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(2 * connections + 2);
+        try {
+            List<Future<?>> all = new ArrayList<>();
+            for (int i = 0; i < connections; i++) {
+                int conn = i;
+                NbdClient c = NbdClient.open(server.socket());
+                written[i] = new byte[(int) MiB];
+                // Cookie k + 1 is the k-th request; where each read reads is recorded before it is sent.
+                Map<Long, Integer> readAt = new java.util.concurrent.ConcurrentHashMap<>();
+                all.add(pool.submit(() -> {
+                    Random r = new Random(seed + conn);
+                    List<Integer> sectors = new ArrayList<>();
+                    for (int s = 0; s < MiB / 512; s++) {
+                        sectors.add(s);
+                    }
+                    java.util.Collections.shuffle(sectors, r);
+                    for (int k = 0; k < requests; k++) {
+                        long cookie = k + 1;
+                        if (k % 10 == 9) {
+                            int at = r.nextInt(known.length - 4096);
+                            readAt.put(cookie, at);
+                            c.sendAs(cookie, NbdClient.CMD_READ, (short) 0, at, 4096, null);
+                        } else if (k % 50 == 49) {
+                            c.sendAs(cookie, NbdClient.CMD_FLUSH, (short) 0, 0, 0, null);
+                        } else {
+                            byte[] data = new byte[512];
+                            r.nextBytes(data);
+                            int sector = sectors.get(k);
+                            System.arraycopy(data, 0, written[conn], sector * 512, 512);
+                            c.sendAs(cookie, NbdClient.CMD_WRITE, (short) 0, (conn + 1) * MiB + sector * 512L, 512,
+                                    data);
+                        }
+                    }
+                    return null;
+                }));
+                all.add(pool.submit(() -> {
+                    try (c) {
+                        java.util.Set<Long> answered = new java.util.HashSet<>();
+                        for (int k = 0; k < requests; k++) {
+                            NbdClient.Reply reply = c.receive();
+                            assertEquals(0, reply.error(), "error of cookie " + reply.cookie());
+                            assertTrue(reply.cookie() >= 1 && reply.cookie() <= requests, "cookie " + reply.cookie());
+                            assertTrue(answered.add(reply.cookie()), "cookie " + reply.cookie() + " answered twice");
+                            Integer at = readAt.remove(reply.cookie());
+                            if (at != null) {
+                                assertArrayEquals(Images.slice(known, at, 4096), reply.data(), "known data at " + at);
+                            }
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (int v = 0; v < 2; v++) {
+                int vandal = v;
+                all.add(pool.submit(() -> {
+                    Random r = new Random(seed - 1 - vandal);
+                    for (int k = 0; k < 50; k++) {
+                        try (NbdClient c = NbdClient.open(server.socket())) {
+                            c.send(NbdClient.CMD_WRITE, (short) 0, 8 * MiB, 65536, null);
+                            c.socket().write(java.nio.ByteBuffer.allocate(r.nextInt(65536)));
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : all) {
+                Seeds.reproducible(seed, "pipelined flood", () -> f.get(90, java.util.concurrent.TimeUnit.SECONDS));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertStillServing(0);
+        for (int i = 0; i < connections; i++) {
+            Images.assertSameBytes(written[i], bystander.read((i + 1) * MiB, (int) MiB), "connection " + i + "'s MiB");
+        }
+        assertArrayEquals(new byte[65536], bystander.read(8 * MiB, 65536), "a write cut short was applied");
+        stopCleanlyAndCheckTheFile();
+    }
+
+    /** The server is alive, the bystander still reads its data; every 25 rounds, nbdinfo connects too. */
+    private void assertStillServing(int round) throws IOException {
+        server.assertAlive();
+        assertArrayEquals(known, bystander.read(0, known.length), "the bystander's data");
+        if (round % 25 == 0) {
+            String json = Tools.ok("nbdinfo", "--json", server.uri()).stdout();
+            assertTrue(json.contains("\"export-size\": " + IMAGE_BYTES), json);
+        }
+    }
+
+    private void stopCleanlyAndCheckTheFile() {
+        bystander.close();
+        bystander = null;
+        server.stop();
+        Images.assertSameBytes(known, Images.slice(Images.readAll(image), 0, known.length), "the file after stop");
+    }
+
+    private byte[] slice(int from, int length) {
+        return Images.slice(known, from, length);
+    }
+}
