@@ -172,6 +172,20 @@ final class BackingFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Fails with EIO when the file no longer reaches {@code pos + length}: it shrank underneath the device. One
+     * fstat per request; both write paths call it, the mapped one because a page past the end faults (and on JDK
+     * 17 that fault may surface later, somewhere else), the positional one because a pwrite there would grow the
+     * file back, sparse.
+     */
+    void checkSpans(long pos, long length) throws IOException {
+        long size = size();
+        if (size < pos + length) {
+            throw new BlockDeviceException(Errno.EIO, path + " [" + pos + ", +" + length
+                    + "): the backing file shrank to " + size + " bytes underneath the device");
+        }
+    }
+
     /** Fills {@code dst}; a file that ends early (truncated underneath us) is EIO. */
     void readFully(ByteBuffer dst, long pos) throws IOException {
         while (dst.hasRemaining()) {

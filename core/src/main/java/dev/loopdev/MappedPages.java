@@ -167,7 +167,7 @@ final class MappedPages implements WritePath {
 
     /** Maps and reserves every page of the range; nothing has been copied when this throws. */
     private void prepare(long pos, long length) throws IOException {
-        checkWithinFile(pos, length);
+        file.checkSpans(pos, length);
         for (long done = 0; done < length; ) {
             Window w = window(pos + done);
             long upto = Math.min(pos + length, w.start + w.pages.limit());
@@ -220,7 +220,7 @@ final class MappedPages implements WritePath {
     @Override
     public void read(ByteBuffer dst, long pos, Transform t) throws IOException {
         int n = dst.remaining();
-        checkWithinFile(pos, n);
+        file.checkSpans(pos, n);
         try {
             for (long done = 0; done < n; ) {
                 Window w = window(pos + done);
@@ -239,19 +239,6 @@ final class MappedPages implements WritePath {
             }
         } catch (InternalError e) {
             throw faulted(pos, n, e);
-        }
-    }
-
-    /**
-     * A page past the end of the file faults, and on JDK 17 that fault may surface as an {@link InternalError}
-     * only later, somewhere else, after the copy returned garbage. One fstat per request rules it out unless the
-     * file shrinks during the copy itself.
-     */
-    private void checkWithinFile(long pos, long length) throws IOException {
-        long size = file.size();
-        if (size < pos + length) {
-            throw new BlockDeviceException(Errno.EIO, file.path + " [" + pos + ", +" + length
-                    + "): the backing file shrank to " + size + " bytes underneath the device");
         }
     }
 

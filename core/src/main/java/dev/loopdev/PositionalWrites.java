@@ -39,12 +39,7 @@ final class PositionalWrites implements WritePath {
 
     @Override
     public void write(ByteBuffer src, long pos, Transform t) throws IOException {
-        // pwrite past the end would grow a file truncated underneath us back, sparse: EIO instead, as mapped.
-        long size = file.size();
-        if (size < pos + src.remaining()) {
-            throw new BlockDeviceException(Errno.EIO, file.path + " [" + pos + ", +" + src.remaining()
-                    + "): the backing file shrank to " + size + " bytes underneath the device");
-        }
+        file.checkSpans(pos, src.remaining());
         if (t.isIdentity()) {
             file.writeFully(src, pos);
             return;

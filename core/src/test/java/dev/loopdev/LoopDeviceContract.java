@@ -296,6 +296,10 @@ public abstract class LoopDeviceContract {
             BlockDeviceException e = assertThrows(BlockDeviceException.class,
                     () -> dev.read(ByteBuffer.allocate(4096), 200 * 1024));
             assertEquals(Errno.EIO, e.errno());
+            BlockDeviceException w = assertThrows(BlockDeviceException.class,
+                    () -> dev.write(ByteBuffer.allocate(4096), 200 * 1024, false));
+            assertEquals(Errno.EIO, w.errno());
+            assertEquals(64 * 1024, Files.size(f), "a write past the new end does not grow the file back");
             // Below the new end the device still works.
             ByteBuffer r = ByteBuffer.allocate(4096);
             dev.read(r, 0);
