@@ -1,4 +1,4 @@
-package dev.loopdev.tests;
+package dev.loopdev.e2e;
 
 /**
  * Seeds for the randomized tests. Each test has a fixed default, so CI runs are deterministic; {@code

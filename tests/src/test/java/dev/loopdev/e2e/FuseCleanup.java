@@ -1,4 +1,4 @@
-package dev.loopdev.tests;
+package dev.loopdev.e2e;
 
 import java.util.ArrayDeque;
 import java.util.Deque;

@@ -1,12 +1,12 @@
-package dev.loopdev.tests;
+package dev.loopdev.e2e;
 
-import static dev.loopdev.tests.NbdClient.OPT_ABORT;
-import static dev.loopdev.tests.NbdClient.OPT_EXPORT_NAME;
-import static dev.loopdev.tests.NbdClient.OPT_GO;
-import static dev.loopdev.tests.NbdClient.OPT_INFO;
-import static dev.loopdev.tests.NbdClient.OPT_LIST;
-import static dev.loopdev.tests.NbdClient.OPT_STRUCTURED_REPLY;
-import static dev.loopdev.tests.NbdClient.REP_ACK;
+import static dev.loopdev.e2e.NbdClient.OPT_ABORT;
+import static dev.loopdev.e2e.NbdClient.OPT_EXPORT_NAME;
+import static dev.loopdev.e2e.NbdClient.OPT_GO;
+import static dev.loopdev.e2e.NbdClient.OPT_INFO;
+import static dev.loopdev.e2e.NbdClient.OPT_LIST;
+import static dev.loopdev.e2e.NbdClient.OPT_STRUCTURED_REPLY;
+import static dev.loopdev.e2e.NbdClient.REP_ACK;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

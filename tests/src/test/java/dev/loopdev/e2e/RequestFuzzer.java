@@ -1,15 +1,15 @@
-package dev.loopdev.tests;
+package dev.loopdev.e2e;
 
-import static dev.loopdev.tests.NbdClient.CMD_FLUSH;
-import static dev.loopdev.tests.NbdClient.CMD_READ;
-import static dev.loopdev.tests.NbdClient.CMD_TRIM;
-import static dev.loopdev.tests.NbdClient.CMD_WRITE;
-import static dev.loopdev.tests.NbdClient.CMD_WRITE_ZEROES;
-import static dev.loopdev.tests.NbdClient.EINVAL;
-import static dev.loopdev.tests.NbdClient.ENOSPC;
-import static dev.loopdev.tests.NbdClient.EOVERFLOW;
-import static dev.loopdev.tests.NbdClient.FLAG_FUA;
-import static dev.loopdev.tests.NbdClient.FLAG_NO_HOLE;
+import static dev.loopdev.e2e.NbdClient.CMD_FLUSH;
+import static dev.loopdev.e2e.NbdClient.CMD_READ;
+import static dev.loopdev.e2e.NbdClient.CMD_TRIM;
+import static dev.loopdev.e2e.NbdClient.CMD_WRITE;
+import static dev.loopdev.e2e.NbdClient.CMD_WRITE_ZEROES;
+import static dev.loopdev.e2e.NbdClient.EINVAL;
+import static dev.loopdev.e2e.NbdClient.ENOSPC;
+import static dev.loopdev.e2e.NbdClient.EOVERFLOW;
+import static dev.loopdev.e2e.NbdClient.FLAG_FUA;
+import static dev.loopdev.e2e.NbdClient.FLAG_NO_HOLE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,4 +1,4 @@
-package dev.loopdev.tests;
+package dev.loopdev.e2e;
 
 import java.io.EOFException;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package dev.loopdev.tests;
+package dev.loopdev.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

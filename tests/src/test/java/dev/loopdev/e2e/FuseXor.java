@@ -1,4 +1,4 @@
-package dev.loopdev.tests;
+package dev.loopdev.e2e;
 
 /** The loop driver's transfer_xor over a whole in-memory image, with {@link FuseStack#XOR_KEY}: its own inverse. */
 final class FuseXor {

@@ -1,12 +1,9 @@
-package dev.loopdev.tests;
+package dev.loopdev.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.loopdev.e2e.Images;
-import dev.loopdev.e2e.LoopdevServer;
-import dev.loopdev.e2e.Tools;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
