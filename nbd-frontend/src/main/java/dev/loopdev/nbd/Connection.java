@@ -103,8 +103,9 @@ final class Connection implements Runnable {
                 LOG.fine(() -> peer + ": DISC");
                 return;
             }
-            if (r.has(Nbd.CMD_FLAG_PAYLOAD_LEN) && r.type != Nbd.CMD_WRITE) {
-                // A payload we never offered to take follows; we cannot know where the next request starts.
+            if (extended && r.has(Nbd.CMD_FLAG_PAYLOAD_LEN) && r.type != Nbd.CMD_WRITE) {
+                // With extended headers the length is then a payload we never offered to take: we cannot know
+                // where the next request starts. With compact headers it is just a flag we did not advertise.
                 throw new NbdProtocolException(Nbd.commandName(r.type) + " with PAYLOAD_LEN, which we never offered");
             }
             Request.Rejection no = r.check(session);

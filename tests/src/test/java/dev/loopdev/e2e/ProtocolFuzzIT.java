@@ -67,7 +67,7 @@ class ProtocolFuzzIT {
                 try {
                     endings.merge(f.run(server.socket()), 1, Integer::sum);
                 } catch (Throwable t) {
-                    throw new AssertionError(String.join("\n", f.log), t);
+                    throw new AssertionError(String.join("\n", f.log) + "\n--- server log ---\n" + server.stderr(), t);
                 }
                 assertStillServing(round);
             });
@@ -91,7 +91,7 @@ class ProtocolFuzzIT {
                 try (NbdClient c = NbdClient.open(server.socket())) {
                     endings.merge(f.run(c), 1, Integer::sum);
                 } catch (Throwable t) {
-                    throw new AssertionError(String.join("\n", f.log), t);
+                    throw new AssertionError(String.join("\n", f.log) + "\n--- server log ---\n" + server.stderr(), t);
                 }
                 assertStillServing(round);
                 for (long[] slot : f.touched()) {
