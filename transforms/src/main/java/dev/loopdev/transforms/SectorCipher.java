@@ -45,10 +45,13 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
         /** One block per sector of the chunk, for chain modes that run the chunk's sectors side by side. */
         final byte[] lane = new byte[CHUNK_SECTORS * BLOCK];
         final byte[] laneOut = new byte[CHUNK_SECTORS * BLOCK];
+        /** XTS: the tweak of every block of the chunk. */
+        final byte[] tweaks;
 
-        Context(BlockEngine data, BlockEngine iv) {
+        Context(BlockEngine data, BlockEngine iv, boolean xts) {
             this.data = data;
             this.iv = iv;
+            this.tweaks = xts ? new byte[CHUNK_BYTES] : new byte[0];
         }
 
         void destroy() {
@@ -56,7 +59,7 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
             if (iv != null) {
                 iv.destroy();
             }
-            for (byte[] a : new byte[][] {in, out, lane, laneOut}) {
+            for (byte[] a : new byte[][] {in, out, lane, laneOut, tweaks}) {
                 Arrays.fill(a, (byte) 0);
             }
         }
@@ -162,7 +165,7 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
         }
         Context c = idle.pollFirst();
         if (c == null) {
-            c = new Context(spec.engine(dataKey), ivKey == null ? null : spec.engine(ivKey));
+            c = new Context(spec.engine(dataKey), ivKey == null ? null : spec.engine(ivKey), spec.isXts());
             all.add(c);
         }
         return c;
