@@ -28,14 +28,13 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
     static final int CHUNK_SECTORS = 128;
     static final int CHUNK_BYTES = CHUNK_SECTORS * SECTOR_SIZE;
     static final int BLOCK = BlockEngine.BLOCK_SIZE;
+    /** More than the NBD server's default workers (8), so each thread usually finds its own context again. */
+    private static final int POOL_SLOTS = 16;
 
     private final CipherSpec spec;
     private final long ivOffset;
     private final byte[] dataKey;
     private final byte[] ivKey;
-    /** More than the NBD server's default workers, so each thread usually finds its own context again. */
-    private static final int POOL_SLOTS = 16;
-
     private final AtomicReferenceArray<Context> idle = new AtomicReferenceArray<>(POOL_SLOTS);
     private final Set<Context> all = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
