@@ -7,28 +7,35 @@ import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * What the block-cipher transforms share, after dm-crypt's {@code crypt_convert}: requests are cut into chunks of
- * whole sectors, each chunk is copied into a per-call {@link Context} (so raw and plain may be the same memory, and
- * direct, mapped or heap buffers all take one path), the chunk's IVs are made in one batch, and the chain mode
- * turns the chunk around in as few cipher calls as it allows.
+ * whole sectors, the chunk's IVs are made in one batch, and the chain mode turns the chunk around in as few cipher
+ * calls as it allows. A chain mode reads a chunk from one array and writes it to another, distinct, array: the
+ * buffers' own arrays when they are writable heap buffers over different arrays (no copy), otherwise the
+ * {@link Context}'s scratch arrays (direct and mapped buffers, and raw and plain over the same array, which the
+ * Transform contract allows: the chunk is copied in before anything is written).
  *
  * <p>Immutable after construction except for the pool of contexts: a call takes an idle context or makes one, and
- * gives it back, so threads never share an engine and no per-sector {@code Cipher.init} happens. {@link #close()}
- * wipes the key bytes and every context's engine.
+ * gives it back, so threads never share an engine and no per-sector {@code Cipher.init} happens. The pool is a
+ * fixed array of slots, each taken with one atomic swap and refilled with one CAS, starting at a slot chosen by
+ * the thread's id: no allocation and, while there are fewer busy threads than slots, almost no contention (a
+ * queue allocated a node per call and made every thread meet at its head). A context that finds every slot full
+ * is dropped. {@link #close()} wipes the key bytes and every context's engine.
  */
 abstract sealed class SectorCipher implements Transform permits CbcSectorCipher, XtsSectorCipher {
     static final int CHUNK_SECTORS = 128;
     static final int CHUNK_BYTES = CHUNK_SECTORS * SECTOR_SIZE;
     static final int BLOCK = BlockEngine.BLOCK_SIZE;
+    /** More than the NBD server's default workers (8), so each thread usually finds its own context again. */
+    private static final int POOL_SLOTS = 16;
 
     private final CipherSpec spec;
     private final long ivOffset;
     private final byte[] dataKey;
     private final byte[] ivKey;
-    private final ConcurrentLinkedDeque<Context> idle = new ConcurrentLinkedDeque<>();
+    private final AtomicReferenceArray<Context> idle = new AtomicReferenceArray<>(POOL_SLOTS);
     private final Set<Context> all = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
@@ -40,12 +47,16 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
         final byte[] out = new byte[CHUNK_BYTES];
         final byte[] ivPlain = new byte[CHUNK_SECTORS * BLOCK];
         final byte[] ivs = new byte[CHUNK_SECTORS * BLOCK];
-        final long[] tweaks;
+        /** One block per sector of the chunk, for chain modes that run the chunk's sectors side by side. */
+        final byte[] lane = new byte[CHUNK_SECTORS * BLOCK];
+        final byte[] laneOut = new byte[CHUNK_SECTORS * BLOCK];
+        /** XTS: the tweak of every block of the chunk. */
+        final byte[] tweaks;
 
         Context(BlockEngine data, BlockEngine iv, boolean xts) {
             this.data = data;
             this.iv = iv;
-            this.tweaks = xts ? new long[CHUNK_BYTES / Long.BYTES] : null;
+            this.tweaks = xts ? new byte[CHUNK_BYTES] : new byte[0];
         }
 
         void destroy() {
@@ -53,8 +64,9 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
             if (iv != null) {
                 iv.destroy();
             }
-            Arrays.fill(in, (byte) 0);
-            Arrays.fill(out, (byte) 0);
+            for (byte[] a : new byte[][] {in, out, lane, laneOut, tweaks}) {
+                Arrays.fill(a, (byte) 0);
+            }
         }
     }
 
@@ -79,10 +91,14 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
         }
     }
 
-    /** Encrypts or decrypts {@code sectors} sectors in {@code c.in} into {@code c.out}, IVs in {@code c.ivs}. */
-    abstract void encodeChunk(Context c, int sectors);
+    /**
+     * Encrypts {@code sectors} sectors from {@code in} into {@code out}, the sectors' IVs in {@code c.ivs}.
+     * {@code in} and {@code out} are distinct arrays; {@code in} must be left as it is (it may be the caller's).
+     */
+    abstract void encodeChunk(Context c, byte[] in, int inOff, byte[] out, int outOff, int sectors);
 
-    abstract void decodeChunk(Context c, int sectors);
+    /** As {@link #encodeChunk}, decrypting. */
+    abstract void decodeChunk(Context c, byte[] in, int inOff, byte[] out, int outOff, int sectors);
 
     @Override
     public final void encode(ByteBuffer plain, ByteBuffer raw, long sector) {
@@ -105,14 +121,29 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
             for (int done = 0; done < n; done += CHUNK_BYTES) {
                 int len = Math.min(CHUNK_BYTES, n - done);
                 int sectors = len / SECTOR_SIZE;
-                from.get(c.in, 0, len); // read before the write below: in-place is safe chunk by chunk
+                // Read the source in place only when the destination cannot be the same memory.
+                boolean fromArray = from.hasArray() && !(to.hasArray() && to.array() == from.array());
+                byte[] in = fromArray ? from.array() : c.in;
+                int inOff = fromArray ? from.arrayOffset() + from.position() : 0;
+                if (!fromArray) {
+                    from.get(c.in, 0, len);
+                }
+                byte[] out = to.hasArray() ? to.array() : c.out;
+                int outOff = to.hasArray() ? to.arrayOffset() + to.position() : 0;
                 makeIvs(c, sector + ivOffset + done / SECTOR_SIZE, sectors);
                 if (encode) {
-                    encodeChunk(c, sectors);
+                    encodeChunk(c, in, inOff, out, outOff, sectors);
                 } else {
-                    decodeChunk(c, sectors);
+                    decodeChunk(c, in, inOff, out, outOff, sectors);
                 }
-                to.put(c.out, 0, len);
+                if (fromArray) {
+                    from.position(from.position() + len);
+                }
+                if (out == c.out) {
+                    to.put(c.out, 0, len);
+                } else {
+                    to.position(to.position() + len);
+                }
             }
         } finally {
             release(c);
@@ -137,20 +168,38 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
         if (closed) {
             throw new IllegalStateException(name() + ": the transform is closed");
         }
-        Context c = idle.pollFirst();
-        if (c == null) {
-            c = new Context(spec.engine(dataKey), ivKey == null ? null : spec.engine(ivKey), spec.isXts());
-            all.add(c);
+        int home = homeSlot();
+        for (int i = 0; i < POOL_SLOTS; i++) {
+            int slot = (home + i) & (POOL_SLOTS - 1);
+            if (idle.getPlain(slot) != null) {
+                Context c = idle.getAndSet(slot, null);
+                if (c != null) {
+                    return c;
+                }
+            }
         }
+        Context c = new Context(spec.engine(dataKey), ivKey == null ? null : spec.engine(ivKey), spec.isXts());
+        all.add(c);
         return c;
     }
 
     private void release(Context c) {
-        if (closed) {
-            c.destroy();
-        } else {
-            idle.offerFirst(c);
+        if (!closed) {
+            int home = homeSlot();
+            for (int i = 0; i < POOL_SLOTS; i++) {
+                int slot = (home + i) & (POOL_SLOTS - 1);
+                if (idle.getPlain(slot) == null && idle.compareAndSet(slot, null, c)) {
+                    return;
+                }
+            }
         }
+        all.remove(c);
+        c.destroy();
+    }
+
+    @SuppressWarnings("deprecation") // Thread.threadId() is JDK 19+; getId() is the same number
+    private static int homeSlot() {
+        return (int) Thread.currentThread().getId() & (POOL_SLOTS - 1);
     }
 
     @Override
@@ -172,7 +221,9 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
         for (Context c : all) {
             c.destroy();
         }
-        idle.clear();
+        for (int i = 0; i < POOL_SLOTS; i++) {
+            idle.set(i, null);
+        }
         all.clear();
     }
 }
