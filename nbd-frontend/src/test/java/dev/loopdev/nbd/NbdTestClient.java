@@ -119,21 +119,7 @@ final class NbdTestClient implements Closeable {
             option(Nbd.OPT_STRUCTURED_REPLY, new byte[0]);
             assertEquals(Nbd.REP_ACK, optionReply().type());
         }
-        option(Nbd.OPT_GO, infoRequest(name));
-        int flags = -1;
-        for (int i = 0; i < 10; i++) {
-            OptionReply r = optionReply();
-            if (r.type() == Nbd.REP_ACK) {
-                return flags;
-            }
-            assertEquals(Nbd.REP_INFO, r.type(), "GO refused");
-            java.nio.ByteBuffer d = java.nio.ByteBuffer.wrap(r.data());
-            if (d.getShort() == Nbd.INFO_EXPORT) {
-                d.getLong();
-                flags = Short.toUnsignedInt(d.getShort());
-            }
-        }
-        throw new AssertionError("no ACK to GO");
+        return goOnly(name);
     }
 
     /** Switches to TLS streams (after STARTTLS was acknowledged and the TLS handshake done on the old ones). */
