@@ -2,15 +2,16 @@
 # dd bs=1M through loopdev's FUSE device file and through qemu-storage-daemon's FUSE export of the same image, in
 # the same run, and the ratio loopdev / qemu-storage-daemon for each direction.
 #
-#   bench/fuse-bench.sh [SIZE_MIB (default 1024)] [ROUNDS (default 3)] [extra loopdev fuse options...]
+#   bench/fuse-bench.sh [SIZE_MIB (default 1024)] [ROUNDS (default 7)] [extra loopdev fuse options...]
 #
 # Needs: java 17+, qemu-storage-daemon (apt: qemu-system-common), libfuse2, fuse3 (fusermount), root.
 # Writes use conv=notrunc,fsync (so the flush is in the figure); reads go to /dev/null. Both servers see the same
-# image; the page cache holds it for both (the figure is the FUSE path, not the disk). Best of ROUNDS per cell.
+# image; the page cache holds it for both (the figure is the FUSE path, not the disk). Rounds alternate between
+# the peers; the table shows the median of ROUNDS (default 7) per cell.
 set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 size_mib=${1:-1024}
-rounds=${2:-3}
+rounds=${2:-7}
 shift $(( $# > 2 ? 2 : $# )) || true
 jar="$here/cli/target/loopdev.jar"
 [ -f "$jar" ] || (cd "$here" && mvn -q -B -o -pl cli -am package -DskipTests)
@@ -51,22 +52,25 @@ mbps() { # dd's stderr -> MB/s (decimal, as dd prints)
   awk '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s,") { secs = $(i-1) } ; bytes = $1 }
        END { printf "%.0f", bytes / secs / 1e6 }'
 }
-run() { # read|write FILE -> MB/s, best of $rounds
-  local best=0 v
-  for _ in $(seq "$rounds"); do
-    if [ "$1" = write ]; then
-      v=$(dd if="$src" of="$2" bs=1M count="$size_mib" conv=notrunc,fsync 2>&1 | mbps)
-    else
-      v=$(dd if="$2" of=/dev/null bs=1M count="$size_mib" 2>&1 | mbps)
-    fi
-    [ "$v" -gt "$best" ] && best=$v
-  done
-  echo "$best"
+once() { # read|write FILE -> MB/s
+  if [ "$1" = write ]; then
+    dd if="$src" of="$2" bs=1M count="$size_mib" conv=notrunc,fsync 2>&1 | mbps
+  else
+    dd if="$2" of=/dev/null bs=1M count="$size_mib" 2>&1 | mbps
+  fi
 }
+median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-printf '%-6s %12s %12s %8s\n' op loopdev qsd ratio
+# The two peers alternate round by round, so that a disturbance on the shared machine hits both alike; the
+# table gives the median of the rounds (and every round, for the spread).
+printf '%-6s %12s %12s %8s   %s\n' op loopdev qsd ratio "rounds (loopdev/qsd MB/s)"
 for op in write read; do
-  l=$(run "$op" "$mnt/disk"); q=$(run "$op" "$qfile")
-  printf '%-6s %9s MB/s %7s MB/s %7.2fx\n' "$op" "$l" "$q" "$(echo "$l / $q" | bc -l)"
+  ls=""; qs=""; each=""
+  for _ in $(seq "$rounds"); do
+    l=$(once "$op" "$mnt/disk"); q=$(once "$op" "$qfile")
+    ls="$ls $l"; qs="$qs $q"; each="$each $l/$q"
+  done
+  l=$(echo $ls | median); q=$(echo $qs | median)
+  printf '%-6s %9s MB/s %7s MB/s %7.2fx  %s\n' "$op" "$l" "$q" "$(echo "$l / $q" | bc -l)" "$each"
 done
 cmp "$mnt/disk" "$qfile" && echo "contents: identical through both"

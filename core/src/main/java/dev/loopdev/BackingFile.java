@@ -26,6 +26,11 @@ final class BackingFile implements AutoCloseable {
     final Path path;
     final FileChannel channel;
     final boolean writable;
+    /**
+     * Whether writing pages back write-protects them in every mapping (every file system with a backing store);
+     * tmpfs and ramfs never write back, so their mapped pages stay writable.
+     */
+    final boolean writebackWriteProtects;
     private final int fd;
     private final AtomicBoolean canReserve = new AtomicBoolean(true);
     private final AtomicBoolean canPunch = new AtomicBoolean(true);
@@ -36,6 +41,16 @@ final class BackingFile implements AutoCloseable {
         this.channel = channel;
         this.fd = fd;
         this.writable = writable;
+        this.writebackWriteProtects = !inMemory(path);
+    }
+
+    private static boolean inMemory(Path path) {
+        try {
+            String type = Files.getFileStore(path).type();
+            return type.equals("tmpfs") || type.equals("ramfs");
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** Opens for reading and writing, or read-only when asked or when the file cannot be written (as loop does). */
@@ -165,7 +180,7 @@ final class BackingFile implements AutoCloseable {
             if (e.getErrorCode() == Posix.ENXIO) {
                 return -1;
             }
-            if (Posix.isUnsupported(e.getErrorCode()) || e.getErrorCode() == 22 /* EINVAL */) {
+            if (Posix.isUnsupported(e.getErrorCode()) || e.getErrorCode() == Posix.EINVAL) {
                 return whence == Posix.SEEK_DATA ? pos : Long.MAX_VALUE;
             }
             throw error("seek", e.getErrorCode(), pos, 0);

@@ -2,6 +2,7 @@ package dev.loopdev;
 
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Native;
+import com.sun.jna.Pointer;
 
 /** The few system calls the JDK does not offer, bound directly through JNA. Linux x86-64 and aarch64. */
 final class Posix {
@@ -16,8 +17,12 @@ final class Posix {
     static final int SEEK_DATA = 3;
     static final int SEEK_HOLE = 4;
 
+    static final int MADV_DONTNEED = 4;
+    static final int MADV_POPULATE_WRITE = 23;
+
     static final int EINTR = 4;
     static final int ENXIO = 6;
+    static final int EINVAL = 22;
     static final int ENOSPC = 28;
     static final int EDQUOT = 122;
     static final int ENOSYS = 38;
@@ -37,6 +42,8 @@ final class Posix {
     static native int fallocate(int fd, int mode, long offset, long len) throws LastErrorException;
 
     static native long lseek(int fd, long offset, int whence) throws LastErrorException;
+
+    static native int madvise(Pointer addr, long length, int advice) throws LastErrorException;
 
     static native String strerror(int errnum);
 

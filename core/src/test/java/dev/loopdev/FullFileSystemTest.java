@@ -52,7 +52,35 @@ class FullFileSystemTest {
         try (RandomAccessFile raf = new RandomAccessFile(img.toFile(), "rw")) {
             raf.setLength(16 << 20);
         }
-        Random rnd = new Random(11);
+        fillUntilFull(kind, img, 0);
+    }
+
+    /**
+     * The image already holds data here and there (the mapped path learns those pages' blocks exist from the
+     * extent map and does not reserve them again): the holes between must still be reserved before any copy, and
+     * the data chunks, whose blocks exist, must take writes even when the file system is full.
+     */
+    @ParameterizedTest
+    @EnumSource(value = WritePathKind.class, names = {"MAPPED", "POSITIONAL"})
+    void dataAmongHolesStillReservesTheHoles(WritePathKind kind) throws IOException {
+        Path img = mnt.resolve("patchy.img");
+        int chunk = 64 * 1024;
+        try (RandomAccessFile raf = new RandomAccessFile(img.toFile(), "rw")) {
+            raf.setLength(16 << 20);
+            byte[] some = new byte[chunk];
+            java.util.Arrays.fill(some, (byte) 0x5a);
+            for (int i = 0; i < 16; i += 2) { // 8 data chunks, 512 KiB of the 2 MiB file system
+                raf.seek((long) i * 4 * chunk + chunk / 2); // unaligned: partial pages at both ends
+                raf.write(some);
+            }
+        }
+        int enospc = fillUntilFull(kind, img, 1);
+        assertTrue(enospc > 0, "the holes overflow the file system");
+    }
+
+    /** Writes 64 KiB chunks over the whole image: each is acknowledged and then reads back, or gets ENOSPC. */
+    private static int fillUntilFull(WritePathKind kind, Path img, long seed) throws IOException {
+        Random rnd = new Random(11 + seed);
         int chunk = 64 * 1024;
         List<byte[]> acked = new ArrayList<>();
         int enospc = 0;
@@ -89,5 +117,6 @@ class FullFileSystemTest {
                 assertArrayEquals(acked.get(i), got, "chunk " + i + " in the file");
             }
         }
+        return enospc;
     }
 }

@@ -236,6 +236,66 @@ public abstract class LoopDeviceContract {
         }
     }
 
+    /**
+     * Flushes (and FUA writes) write pages back and, on the mapped path, drop their page-table entries while other
+     * threads go on writing into the same pages: every write's last value must be on the device and in the file.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void writesRacingFlushesAreAllKept(Case c) throws Exception {
+        int threads = 3;
+        int slice = 24 * 1024; // each writer owns a slice; slices share pages and windows at their edges
+        Path f = image((long) threads * slice + 4096);
+        ExecutorService pool = Executors.newFixedThreadPool(threads + 1);
+        byte[] expected = new byte[threads * slice];
+        LoopDevice dev = c.open(LoopConfig.of(f));
+        try {
+            dev.writeZeroes(0, dev.size(), false, false);
+            List<Future<?>> writers = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int id = t;
+                writers.add(pool.submit(() -> {
+                    Random rnd = new Random(200 + id);
+                    byte[] mine = new byte[slice];
+                    for (int i = 0; i < 400; i++) {
+                        int at = rnd.nextInt(slice);
+                        int len = 1 + rnd.nextInt(Math.min(3000, slice - at));
+                        byte[] data = new byte[len];
+                        rnd.nextBytes(data);
+                        dev.write(ByteBuffer.wrap(data), (long) id * slice + at, rnd.nextInt(8) == 0);
+                        System.arraycopy(data, 0, mine, at, len);
+                    }
+                    System.arraycopy(mine, 0, expected, id * slice, slice);
+                    return null;
+                }));
+            }
+            java.util.concurrent.atomic.AtomicBoolean writing = new java.util.concurrent.atomic.AtomicBoolean(true);
+            Future<Integer> flusher = pool.submit(() -> {
+                int flushes = 0;
+                while (writing.get()) {
+                    dev.flush();
+                    flushes++;
+                }
+                return flushes;
+            });
+            for (Future<?> w : writers) {
+                w.get(60, TimeUnit.SECONDS);
+            }
+            writing.set(false);
+            assertTrue(flusher.get(60, TimeUnit.SECONDS) > 0, "the flusher ran alongside the writers");
+            ByteBuffer all = ByteBuffer.allocate(expected.length);
+            dev.read(all, 0);
+            assertArrayEquals(expected, all.array(), "the device holds every write's last value");
+            dev.flush();
+            byte[] file = Files.readAllBytes(f); // read(2) through the page cache, the device still attached
+            assertArrayEquals(expected, decode(c, file, 0, expected.length), "the file holds them once flushed");
+        } finally {
+            dev.close();
+            pool.shutdownNow();
+        }
+        assertArrayEquals(expected, decode(c, Files.readAllBytes(f), 0, expected.length), "and after detach");
+    }
+
     private static void assertUniform(byte[] sector, String what) {
         for (byte b : sector) {
             assertEquals(sector[0], b, what + " is torn");

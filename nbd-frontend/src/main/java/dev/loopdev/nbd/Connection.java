@@ -68,8 +68,9 @@ final class Connection implements Runnable {
                 LOG.fine(() -> peer + ": export '" + export.name() + "'" + (session.tls() ? " over TLS" : "")
                         + ", structured replies " + session.structuredReplies() + ", extended headers "
                         + session.extendedHeaders() + ", base:allocation " + session.baseAllocation());
-                input = new SocketInput(session.channel());
-                replies = new ReplyWriter(session.channel(), session.structuredReplies(), session.extendedHeaders());
+                replies = new ReplyWriter(session.channel(), session.structuredReplies(), session.extendedHeaders(),
+                        this::done);
+                input = new SocketInput(session.channel(), replies::flushDeferred);
                 serve();
             }
         } catch (NbdProtocolException e) {
@@ -132,7 +133,10 @@ final class Connection implements Runnable {
 
     private void admit(Request r) throws IOException, InterruptedException {
         int bytes = r.payloadBytes();
-        inFlight.acquire(bytes);
+        if (!inFlight.tryAcquire(bytes)) {
+            replies.flushDeferred(); // what we hold back may be what the bound waits for
+            inFlight.acquire(bytes);
+        }
         r.buffer = server.buffers().take(bytes);
         try {
             if (r.type == Nbd.CMD_WRITE) {
@@ -144,11 +148,11 @@ final class Connection implements Runnable {
             throw e;
         }
         if (runsInline(r)) {
-            execute(r);
+            execute(r, true);
             return;
         }
         try {
-            server.workers().execute(() -> execute(r));
+            server.workers().execute(() -> execute(r, false));
         } catch (RejectedExecutionException e) {
             replies.error(r, NbdErrors.code(Errno.ESHUTDOWN), "the server is shutting down");
             done(r);
@@ -161,7 +165,8 @@ final class Connection implements Runnable {
                 && r.length <= server.tuning().inlineBytesMax();
     }
 
-    private void execute(Request r) {
+    /** Runs a request and answers it; on the reader ({@code inline}) a success is deferred, see ReplyWriter. */
+    private void execute(Request r, boolean inline) {
         List<Extent> extents = null;
         try {
             if (r.type == Nbd.CMD_BLOCK_STATUS) {
@@ -180,6 +185,14 @@ final class Connection implements Runnable {
         }
         if (extents != null) {
             replies.blockStatus(r, extents);
+        } else if (inline) {
+            if (r.type == Nbd.CMD_READ) {
+                replies.defer(r, r.buffer.flip()); // its buffer goes back once the reply is out: done(r) then
+                return;
+            }
+            done(r);
+            replies.defer(r, null);
+            return;
         } else {
             replies.success(r, r.type == Nbd.CMD_READ ? r.buffer.flip() : null);
         }
@@ -240,12 +253,18 @@ final class Connection implements Runnable {
     }
 
     private void done(Request r) {
+        if (r.buffer == null) {
+            return; // a deferred WRITE, done when it ran: nothing left to give back
+        }
         server.buffers().give(r.buffer);
         r.buffer = null;
         inFlight.release(r.payloadBytes());
     }
 
     private void drainAndClose() {
+        if (replies != null) {
+            replies.flushDeferred();
+        }
         try {
             if (!inFlight.awaitIdle(DRAIN_MILLIS)) {
                 LOG.warning(peer + ": requests still running after " + DRAIN_MILLIS + " ms; closing anyway");

@@ -24,6 +24,16 @@ final class InFlight {
         bytes += n;
     }
 
+    /** Admits a request if that needs no waiting; false, with nothing changed, otherwise. */
+    synchronized boolean tryAcquire(long n) {
+        if (requests > 0 && (requests >= maxRequests || bytes + n > maxBytes)) {
+            return false;
+        }
+        requests++;
+        bytes += n;
+        return true;
+    }
+
     synchronized void release(long n) {
         requests--;
         bytes -= n;

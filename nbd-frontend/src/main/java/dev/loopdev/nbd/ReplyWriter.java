@@ -8,6 +8,7 @@ import java.nio.channels.GatheringByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -15,6 +16,11 @@ import java.util.logging.Logger;
  * Sends replies on one connection. Replies come from many threads and in any order; each goes out whole, header
  * and data under the connection's write lock, so replies never interleave on the wire. Every reply is one chunk
  * with the DONE flag: a READ's data is all in memory before we answer, so DF costs nothing to honour.
+ *
+ * <p>The connection's reader runs small requests itself, and a client with many requests in flight has sent the
+ * next ones already: their replies are {@linkplain #defer deferred} and go out together, in one gathering write,
+ * when the reader is about to wait for the socket or the batch is full. One system call, and one wakeup of the
+ * client, per batch instead of per reply.
  *
  * <p>Three header styles, fixed by the negotiation: simple (16 bytes), structured (20), extended (32, 64-bit
  * lengths and the request's offset echoed). If the socket fails, the client is gone: we close the channel (which
@@ -32,10 +38,70 @@ final class ReplyWriter {
     private final ByteBuffer[] gather = new ByteBuffer[2];
     private boolean broken;
 
-    ReplyWriter(ByteChannel ch, boolean structured, boolean extended) {
+    // Deferred replies: the reader thread's alone, so they need no lock until they are sent.
+    static final int DEFERRED_REPLIES_MAX = 32;
+    static final int DEFERRED_DATA_BYTES_MAX = 256 << 10;
+    private final Consumer<Request> sent;
+    private final ByteBuffer deferredHeaders = ByteBuffer.allocateDirect(DEFERRED_REPLIES_MAX * 32);
+    private final ByteBuffer[] deferredSlices = new ByteBuffer[2 * DEFERRED_REPLIES_MAX + 1];
+    private final Request[] deferred = new Request[DEFERRED_REPLIES_MAX];
+    private int deferredCount;
+    private int slices;
+    private int headersFrom; // where the headers not yet sliced off start
+    private long deferredDataBytes;
+
+    /** {@code sent} is told of each deferred request once its reply went out (or could not). */
+    ReplyWriter(ByteChannel ch, boolean structured, boolean extended, Consumer<Request> sent) {
         this.ch = ch;
         this.structured = structured || extended;
         this.extended = extended;
+        this.sent = sent;
+    }
+
+    /**
+     * Queues a successful reply from the reader thread; {@code data} (a READ's payload, else null) must stay
+     * untouched until {@code sent} hears of {@code r}. Sends the batch when it is full.
+     */
+    void defer(Request r, ByteBuffer data) {
+        ByteBuffer h = deferredHeaders;
+        if (successHeader(h, r, data)) {
+            deferredSlices[slices++] = h.duplicate().limit(h.position()).position(headersFrom);
+            headersFrom = h.position();
+            deferredSlices[slices++] = data;
+            deferredDataBytes += data.remaining();
+        }
+        deferred[deferredCount++] = r;
+        if (deferredCount == DEFERRED_REPLIES_MAX || deferredDataBytes >= DEFERRED_DATA_BYTES_MAX) {
+            flushDeferred();
+        }
+    }
+
+    /** Sends the deferred replies, in one gathering write where the channel allows; reader thread only. */
+    void flushDeferred() {
+        if (deferredCount == 0) {
+            return;
+        }
+        ByteBuffer h = deferredHeaders;
+        if (h.position() > headersFrom) {
+            deferredSlices[slices++] = h.duplicate().limit(h.position()).position(headersFrom);
+        }
+        lock.lock();
+        try {
+            sendAll(deferredSlices, slices);
+        } finally {
+            lock.unlock();
+        }
+        for (int i = 0; i < deferredCount; i++) {
+            Request r = deferred[i];
+            deferred[i] = null;
+            sent.accept(r);
+        }
+        java.util.Arrays.fill(deferredSlices, 0, slices, null);
+        deferredCount = 0;
+        slices = 0;
+        headersFrom = 0;
+        deferredDataBytes = 0;
+        h.clear();
     }
 
     /** A successful reply; {@code data} is a READ's payload (position to limit), null for other commands. */
@@ -43,15 +109,7 @@ final class ReplyWriter {
         lock.lock();
         try {
             header.clear();
-            boolean withData = data != null && data.hasRemaining();
-            if (!structured) {
-                header.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(0).putLong(r.cookie);
-            } else if (withData) {
-                chunk(r, Nbd.REPLY_TYPE_OFFSET_DATA, 8L + data.remaining()).putLong(r.offset);
-            } else {
-                chunk(r, Nbd.REPLY_TYPE_NONE, 0);
-            }
-            send(withData ? data : null);
+            send(successHeader(header, r, data) ? data : null);
         } finally {
             lock.unlock();
         }
@@ -80,7 +138,8 @@ final class ReplyWriter {
         lock.lock();
         try {
             header.clear();
-            chunk(r, extended ? Nbd.REPLY_TYPE_BLOCK_STATUS_EXT : Nbd.REPLY_TYPE_BLOCK_STATUS, payload.remaining());
+            int type = extended ? Nbd.REPLY_TYPE_BLOCK_STATUS_EXT : Nbd.REPLY_TYPE_BLOCK_STATUS;
+            chunk(header, r, type, payload.remaining());
             send(payload);
         } finally {
             lock.unlock();
@@ -97,7 +156,8 @@ final class ReplyWriter {
             header.clear();
             if (structured) {
                 byte[] m = message(message);
-                chunk(r, Nbd.REPLY_TYPE_ERROR, 6 + m.length).putInt(nbdError).putShort((short) m.length).put(m);
+                chunk(header, r, Nbd.REPLY_TYPE_ERROR, 6 + m.length)
+                        .putInt(nbdError).putShort((short) m.length).put(m);
             } else {
                 header.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(nbdError).putLong(r.cookie);
             }
@@ -107,30 +167,51 @@ final class ReplyWriter {
         }
     }
 
-    /** The header of a final chunk, structured or extended, into {@link #header}. */
-    private ByteBuffer chunk(Request r, int type, long payloadBytes) {
-        header.putInt(extended ? Nbd.EXTENDED_REPLY_MAGIC : Nbd.STRUCTURED_REPLY_MAGIC)
+    /** The header of a successful reply into {@code h}; whether {@code data} (a READ's payload) follows it. */
+    private boolean successHeader(ByteBuffer h, Request r, ByteBuffer data) {
+        boolean withData = data != null && data.hasRemaining();
+        if (!structured) {
+            h.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(0).putLong(r.cookie);
+        } else if (withData) {
+            chunk(h, r, Nbd.REPLY_TYPE_OFFSET_DATA, 8L + data.remaining()).putLong(r.offset);
+        } else {
+            chunk(h, r, Nbd.REPLY_TYPE_NONE, 0);
+        }
+        return withData;
+    }
+
+    /** The header of a final chunk, structured or extended, into {@code h}. */
+    private ByteBuffer chunk(ByteBuffer h, Request r, int type, long payloadBytes) {
+        h.putInt(extended ? Nbd.EXTENDED_REPLY_MAGIC : Nbd.STRUCTURED_REPLY_MAGIC)
                 .putShort((short) Nbd.REPLY_FLAG_DONE).putShort((short) type).putLong(r.cookie);
-        return extended ? header.putLong(r.offset).putLong(payloadBytes) : header.putInt((int) payloadBytes);
+        return extended ? h.putLong(r.offset).putLong(payloadBytes) : h.putInt((int) payloadBytes);
     }
 
     private void send(ByteBuffer data) {
+        header.flip();
+        gather[0] = header;
+        gather[1] = data;
+        sendAll(gather, data == null ? 1 : 2);
+        gather[1] = null;
+    }
+
+    /** Writes {@code bufs[0..n)} whole, under the lock; on failure the client is gone and the channel closed. */
+    private void sendAll(ByteBuffer[] bufs, int n) {
         if (broken) {
             return;
         }
-        header.flip();
         try {
-            if (data == null) {
-                Wire.writeFully(ch, header);
-            } else if (ch instanceof GatheringByteChannel g) {
-                gather[0] = header;
-                gather[1] = data;
-                while (data.hasRemaining()) {
-                    g.write(gather);
+            if (ch instanceof GatheringByteChannel g) {
+                for (int first = 0; first < n; ) {
+                    g.write(bufs, first, n - first);
+                    while (first < n && !bufs[first].hasRemaining()) {
+                        first++;
+                    }
                 }
             } else {
-                Wire.writeFully(ch, header);
-                Wire.writeFully(ch, data);
+                for (int i = 0; i < n; i++) {
+                    Wire.writeFully(ch, bufs[i]);
+                }
             }
         } catch (IOException e) {
             broken = true;
@@ -140,8 +221,6 @@ final class ReplyWriter {
             } catch (IOException ignored) {
                 // closing a broken socket
             }
-        } finally {
-            gather[1] = null;
         }
     }
 

@@ -10,15 +10,25 @@ import java.nio.channels.ReadableByteChannel;
  * back to back; one read of up to {@link #STAGING_BYTES} picks up several of them, where reading each exactly
  * would cost a system call per header and per payload. Payloads at least as large as the staging buffer are read
  * straight into their destination. Used by the connection's reader thread only.
+ *
+ * <p>Before every read that may wait for the client, {@code beforeWaiting} runs: the connection sends the replies
+ * it deferred while there were requests left to read.
  */
 final class SocketInput {
     static final int STAGING_BYTES = 64 << 10;
 
     private final ReadableByteChannel ch;
+    private final Runnable beforeWaiting;
     private final ByteBuffer staging = ByteBuffer.allocateDirect(STAGING_BYTES).flip(); // empty, ready to drain
 
-    SocketInput(ReadableByteChannel ch) {
+    SocketInput(ReadableByteChannel ch, Runnable beforeWaiting) {
         this.ch = ch;
+        this.beforeWaiting = beforeWaiting;
+    }
+
+    private int read(ByteBuffer dst) throws IOException {
+        beforeWaiting.run();
+        return ch.read(dst);
     }
 
     /** Fills {@code dst}; an end of stream before it is full is an {@link EOFException}. */
@@ -26,13 +36,13 @@ final class SocketInput {
         drainInto(dst);
         while (dst.hasRemaining()) {
             if (dst.remaining() >= STAGING_BYTES) {
-                if (ch.read(dst) < 0) {
+                if (read(dst) < 0) {
                     throw new EOFException("the client closed the connection");
                 }
                 continue;
             }
             staging.clear();
-            int n = ch.read(staging);
+            int n = read(staging);
             staging.flip();
             if (n < 0) {
                 throw new EOFException("the client closed the connection");
@@ -46,7 +56,7 @@ final class SocketInput {
         for (long left = n; left > 0; ) {
             if (!staging.hasRemaining()) {
                 staging.clear();
-                int r = ch.read(staging);
+                int r = read(staging);
                 staging.flip();
                 if (r < 0) {
                     throw new EOFException("the client closed the connection");

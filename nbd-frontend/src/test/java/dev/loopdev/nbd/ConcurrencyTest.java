@@ -94,6 +94,55 @@ class ConcurrencyTest {
         reads.clear();
     }
 
+    /**
+     * Structured replies deferred by the reader and sent in batches: 200 pipelined requests on the reader (small
+     * reads and writes on distinct slots), every one answered by exactly one final chunk of the right kind and
+     * with the right data, whatever the batching did to the order.
+     */
+    @Test
+    void deferredStructuredRepliesAreEachSentOnceAndWhole() throws IOException {
+        NbdServer.Tuning t = new NbdServer.Tuning(2, 1 << 20, 8 << 20, 64, 16, 60_000);
+        Random rnd = new Random(31);
+        try (ServerFixture fx = new ServerFixture(dir, false, t); NbdTestClient c = fx.client(true)) {
+            byte[] model = fx.initial.clone();
+            int slot = SIZE / 256;
+            Map<Long, byte[]> reads = new HashMap<>();
+            java.util.Set<Long> writes = new java.util.HashSet<>();
+            for (long cookie = 1; cookie <= 200; cookie++) {
+                int s = (int) ((cookie * 37) % 256); // 200 distinct slots
+                int len = 1 + rnd.nextInt(slot);
+                long off = (long) s * slot;
+                if (rnd.nextBoolean()) {
+                    byte[] data = new byte[len];
+                    rnd.nextBytes(data);
+                    c.request(0, Nbd.CMD_WRITE, cookie, off, len, data);
+                    System.arraycopy(data, 0, model, (int) off, len);
+                    writes.add(cookie);
+                } else {
+                    c.request(0, Nbd.CMD_READ, cookie, off, len, null);
+                    reads.put(cookie, Arrays.copyOfRange(model, (int) off, (int) off + len));
+                }
+            }
+            while (!reads.isEmpty() || !writes.isEmpty()) {
+                NbdTestClient.Chunk ch = c.chunk();
+                assertEquals(Nbd.REPLY_FLAG_DONE, ch.flags(), "one final chunk per request");
+                if (writes.remove(ch.cookie())) {
+                    assertEquals(Nbd.REPLY_TYPE_NONE, ch.type(), "cookie " + ch.cookie());
+                    assertEquals(0, ch.payload().length);
+                } else {
+                    byte[] want = reads.remove(ch.cookie());
+                    assertTrue(want != null, "a reply for cookie " + ch.cookie() + " that is not in flight");
+                    assertEquals(Nbd.REPLY_TYPE_OFFSET_DATA, ch.type(), "cookie " + ch.cookie());
+                    assertArrayEquals(want, Arrays.copyOfRange(ch.payload(), 8, ch.payload().length),
+                            "cookie " + ch.cookie());
+                }
+            }
+            c.request(0, Nbd.CMD_FLUSH, 999, 0, 0, null);
+            assertEquals(999, c.chunk().cookie());
+            assertArrayEquals(model, Files.readAllBytes(fx.image));
+        }
+    }
+
     @Test
     void aClientThatDoesNotReadRepliesIsThrottledNotBuffered() throws IOException {
         NbdServer.Tuning t = new NbdServer.Tuning(2, 0, 4 << 20, 16, 16, 60_000);
