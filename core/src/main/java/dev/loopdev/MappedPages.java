@@ -27,9 +27,10 @@ import java.util.logging.Logger;
  *   <li><b>transfer</b>: encode straight from the request into the mapped pages, no bounce buffer.</li>
  *   <li><b>commit</b>: record the range dirty, for {@link #flush}.</li>
  * </ol>
- * Flushing writes the dirty ranges back (msync) and fsyncs. Where writeback write-protects pages (any file system
- * with a backing store; not tmpfs) it first drops the ranges' page-table entries, so that writeback has no mapping
- * to write-protect and the next copy faults each folio back in whole instead of taking a fault per 4 KiB page.
+ * Flushing is fdatasync of the file. Where writeback write-protects pages (any file system with a backing store;
+ * not tmpfs) it first drops the dirty ranges' page-table entries, so that writeback has no mapping to write-protect
+ * and the next copy faults each folio back in whole instead of taking a fault per 4 KiB page; elsewhere the dirty
+ * ranges are msync'ed first, as a mapping demands.
  *
  * <p>A mapping that cannot be made (ENODEV from a FUSE file with direct_io, say) fails before any transfer with
  * {@link WritePath.MappingFailedException}, and the device degrades to {@link PositionalWrites}.
@@ -114,6 +115,10 @@ final class MappedPages implements WritePath {
             dirtyTo = Math.max(dirtyTo, to);
         }
 
+        /**
+         * Takes the dirty range for a flush and unmaps it (see {@link #unmap}); what could not be unmapped is
+         * written back here (msync), the rest by the flush's fdatasync.
+         */
         void forceDirty() {
             long from;
             long to;
@@ -123,16 +128,22 @@ final class MappedPages implements WritePath {
                 dirtyFrom = Long.MAX_VALUE;
                 dirtyTo = -1;
             }
-            if (to > from) {
-                writeBack((int) from, (int) (to - from));
+            if (to > from && !unmap((int) from, (int) (to - from))) {
+                pages.force((int) from, (int) (to - from));
             }
         }
 
+        /** FUA: unmaps {@code [at, at + len)} where that pays, then writes it back (msync MS_SYNC). */
+        void writeBack(int at, int len) {
+            unmap(at, len);
+            pages.force(at, len);
+        }
+
         /**
-         * Writes {@code [at, at + len)} back (msync MS_SYNC). Where writeback write-protects pages (every file
-         * system with a backing store; not tmpfs), the range's page-table entries are dropped first
-         * (MADV_DONTNEED: on a shared file mapping the pages stay in the page cache, and a dirty entry hands its
-         * dirt to the page). Two costs go away with them:
+         * Where writeback write-protects pages (every file system with a backing store; not tmpfs), drops the
+         * range's page-table entries before it is written back (MADV_DONTNEED: on a shared file mapping the pages
+         * stay in the page cache, and a dirty entry hands its dirt to the page, so the file's own fdatasync then
+         * writes it). Two costs go away with them:
          * <ul>
          *   <li>writeback write-protects each mapped page, and with our threads on both CPUs every one of those
          *       is a TLB shootdown (an IPI: 50 ms per GiB written back, measured on this 2-vCPU VM);</li>
@@ -141,20 +152,23 @@ final class MappedPages implements WritePath {
          *       the whole folio: rewriting a written-back 1 GiB mapping with 128 KiB copies ran at 0.76 GB/s,
          *       against 11 GB/s once the entries are gone and the copy faults each folio back in whole.</li>
          * </ul>
+         * Returns whether the entries are gone.
          */
-        void writeBack(int at, int len) {
+        boolean unmap(int at, int len) {
             int from = at & -OS_PAGE;
             long to = Math.min(roundUp((long) at + len), roundUp(pages.limit()));
-            if (file.writebackWriteProtects && canUnmap && to > from) {
-                try {
-                    Posix.madvise(address.share(from), to - from, Posix.MADV_DONTNEED);
-                } catch (LastErrorException e) {
-                    canUnmap = false;
-                    LOG.info(file.path + ": madvise(MADV_DONTNEED) failed (" + Posix.strerror(e.getErrorCode())
-                            + "); written-back pages stay mapped");
-                }
+            if (!file.writebackWriteProtects || !canUnmap || to <= from) {
+                return false;
             }
-            pages.force(at, len);
+            try {
+                Posix.madvise(address.share(from), to - from, Posix.MADV_DONTNEED);
+                return true;
+            } catch (LastErrorException e) {
+                canUnmap = false;
+                LOG.info(file.path + ": madvise(MADV_DONTNEED) failed (" + Posix.strerror(e.getErrorCode())
+                        + "); written-back pages stay mapped");
+                return false;
+            }
         }
     }
 
@@ -377,7 +391,7 @@ final class MappedPages implements WritePath {
         } catch (java.io.UncheckedIOException e) {
             throw e.getCause();
         }
-        file.force(true);
+        file.force(false); // fdatasync: the data and what it takes to read it back, as nbdkit's file plugin
     }
 
     @Override

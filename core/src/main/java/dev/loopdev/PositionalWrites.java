@@ -62,6 +62,6 @@ final class PositionalWrites implements WritePath {
 
     @Override
     public void flush() throws IOException {
-        file.force(true);
+        file.force(false); // fdatasync, as for FUA: the data and the metadata it takes to read it back
     }
 }
