@@ -37,8 +37,9 @@ final class FuseCommand implements Callable<Integer> {
             + "the file); by default every read and write goes straight to the device (direct_io).")
     boolean pageCache;
 
-    @Option(names = "--multithreaded", description = "Serve requests on several libfuse threads rather than one.")
-    boolean multithreaded;
+    @Option(names = "--single-threaded", description = "Serve requests on one libfuse thread (-s); by default "
+            + "several serve them, as the kernel loop driver and VMs send several at a time.")
+    boolean singleThreaded;
 
     @Option(names = "--fuse-debug", description = "Have libfuse log every request.")
     boolean fuseDebug;
@@ -49,7 +50,7 @@ final class FuseCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         FuseOptions options = FuseOptions.defaults().withFileName(name).withDirectIo(!pageCache)
-                .withSingleThreaded(!multithreaded).withDebug(fuseDebug);
+                .withSingleThreaded(singleThreaded).withDebug(fuseDebug);
         FuseMount.checkMountPoint(mountpoint);
         Shutdown shutdown = Shutdown.onSignals();
         try (LoopDevice dev = device.open(image)) {

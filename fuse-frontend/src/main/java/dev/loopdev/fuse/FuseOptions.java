@@ -10,7 +10,9 @@ import java.util.List;
  * @param fileName       the one file in the mount, {@code disk} by default
  * @param directIo       open the file with FOPEN_DIRECT_IO: every read and write reaches the device at the size the
  *                       caller asked for (up to {@code maxIoBytes}), no page cache in between, no shared mmap
- * @param singleThreaded run libfuse's loop on one thread ({@code -s}); see bench/README.md for why it is the default
+ * @param singleThreaded run libfuse's loop on one thread ({@code -s}); by default it runs on several, which
+ *                       measured faster for one dd stream and much faster under the kernel loop driver, whose
+ *                       requests come several at a time (bench/README.md)
  * @param maxIoBytes     max_read / max_write / max_readahead; libfuse 2.9 caps writes at 128 KiB
  * @param debug          libfuse's {@code -d}: log every request
  */
@@ -29,7 +31,7 @@ public record FuseOptions(String fileName, boolean directIo, boolean singleThrea
     }
 
     public static FuseOptions defaults() {
-        return new FuseOptions(DEFAULT_FILE_NAME, true, true, DEFAULT_MAX_IO_BYTES, false);
+        return new FuseOptions(DEFAULT_FILE_NAME, true, false, DEFAULT_MAX_IO_BYTES, false);
     }
 
     public FuseOptions withFileName(String v) {
