@@ -7,7 +7,8 @@
 #
 # Environment: JAVA (default: java), JAR (default: cli/target/loopdev.jar, built when missing), SIZE (image size,
 # default 1G), RUNTIME (seconds per fio job, default 5), REPS (repetitions; the table shows the median, default 3),
-# SERVERS (default: "loopdev-mapped loopdev-positional nbdkit").
+# COPIES (nbdcopy runs per repetition, median, default 3), SERVERS (default: "loopdev-mapped loopdev-positional
+# nbdkit").
 #
 # The client matters as much as the server (nbdkit's BENCHMARKING notes): every figure here comes from fio's nbd
 # engine or nbdcopy, both libnbd clients, over a unix socket. Compare ratios, not absolutes, across machines.
@@ -20,6 +21,7 @@ JAR=${JAR:-$root/cli/target/loopdev.jar}
 SIZE=${SIZE:-1G}
 RUNTIME=${RUNTIME:-5}
 REPS=${REPS:-3}
+COPIES=${COPIES:-3}
 SERVERS=${SERVERS:-"loopdev-mapped loopdev-positional nbdkit"}
 # System python: it only parses fio's JSON, but pyenv shims may not have a python3 at all.
 PY=/usr/bin/python3
@@ -94,14 +96,21 @@ print(sys.argv[2], sys.argv[3], job[side]["bw_bytes"] / 2**20, job[side]["iops"]
 EOF
 }
 
-# copy_job SERVER NAME FROM TO: times one nbdcopy; records MiB/s.
+# copy_job SERVER NAME FROM TO: times COPIES nbdcopy runs (a whole copy takes well under a second, so one is
+# noisy); records the median MiB/s. A file destination is removed before each run, as a fresh copy would find.
 copy_job() {
-  local server=$1 name=$2 from=$3 to=$4 t0 t1
-  t0=$(date +%s.%N)
-  nbdcopy "$from" "$to"
-  t1=$(date +%s.%N)
-  "$PY" -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(sys.argv[3], sys.argv[4], $size_bytes/2**20/s, 0)" \
-      "$t0" "$t1" "$server" "$name" >> "$results"
+  local server=$1 name=$2 from=$3 to=$4 t0 t1 runs=""
+  for _ in $(seq "$COPIES"); do
+    case "$to" in nbd*) ;; *) rm -f "$to" ;; esac
+    t0=$(date +%s.%N)
+    nbdcopy "$from" "$to"
+    t1=$(date +%s.%N)
+    runs="$runs $t0:$t1"
+  done
+  "$PY" -c "
+import statistics, sys
+rates = [$size_bytes / 2**20 / (float(b) - float(a)) for a, b in (r.split(':') for r in sys.argv[3:])]
+print(sys.argv[1], sys.argv[2], statistics.median(rates), 0)" "$server" "$name" $runs >> "$results"
 }
 
 uri="nbd+unix:///?socket=$sock"
@@ -114,7 +123,6 @@ for rep in $(seq 1 "$REPS"); do
     fio_job "$server" "rand-read-4k-qd16" randread 4k 16
     fio_job "$server" "rand-write-4k-qd16" randwrite 4k 16
     copy_job "$server" "nbdcopy-in" "$source" "$uri"
-    rm -f "$copy_out"
     copy_job "$server" "nbdcopy-out" "$uri" "$copy_out"
     cmp -s "$source" "$copy_out" || { echo "nbd-bench: $server: nbdcopy out differs from what went in" >&2; exit 1; }
     stop_server
@@ -124,7 +132,7 @@ done
 echo
 echo "loopdev NBD benchmark: image $SIZE in /dev/shm, fio $(fio --version), $(nbdkit --version | head -1),"
 echo "nbdcopy $(nbdcopy --version | head -1 | awk '{print $2}'), JDK: $("$JAVA" -version 2>&1 | head -1)"
-echo "fio: ioengine=nbd, unix socket, time_based runtime=${RUNTIME}s ramp 1s; median of $REPS repetitions"
+echo "fio: ioengine=nbd, unix socket, time_based runtime=${RUNTIME}s ramp 1s; median of $REPS repetitions (nbdcopy: of $COPIES runs each)"
 echo
 "$PY" - "$results" "$SERVERS" <<'EOF'
 import statistics, sys
