@@ -7,7 +7,8 @@
 #
 # Environment: JAVA (default: java), JAR (default: cli/target/loopdev.jar, built when missing), SIZE (image size,
 # default 1G), RUNTIME (seconds per fio job, default 5), REPS (repetitions; the table shows the median, default 3),
-# COPIES (nbdcopy runs per repetition, median, default 3), SERVERS (default: "loopdev-mapped loopdev-positional
+# COPIES (nbdcopy runs per repetition, median, default 3), WARMUP (seconds of unrecorded I/O per server
+# first, default 5), SERVERS (default: "loopdev-mapped loopdev-positional
 # nbdkit").
 #
 # The client matters as much as the server (nbdkit's BENCHMARKING notes): every figure here comes from fio's nbd
@@ -22,6 +23,7 @@ SIZE=${SIZE:-1G}
 RUNTIME=${RUNTIME:-5}
 REPS=${REPS:-3}
 COPIES=${COPIES:-3}
+WARMUP=${WARMUP:-5}
 SERVERS=${SERVERS:-"loopdev-mapped loopdev-positional nbdkit"}
 # System python: it only parses fio's JSON, but pyenv shims may not have a python3 at all.
 PY=/usr/bin/python3
@@ -36,76 +38,88 @@ if [ ! -f "$JAR" ]; then
 fi
 
 work=$(mktemp -d /dev/shm/loopdev-bench.XXXXXX)
-server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-  fi
+declare -A pid=()
+stop_servers() {
+  local p
+  for p in "${pid[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pid[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  pid=()
+  return 0
 }
-cleanup() { stop_server; rm -rf "$work"; }
+cleanup() { stop_servers; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
 
-image=$work/disk.img
 source=$work/source.img
 copy_out=$work/out.img
-sock=$work/nbd.sock
 results=$work/results.txt
 : > "$results"
 
 echo "nbd-bench: creating $SIZE of random data in $work" >&2
 head -c "$SIZE" /dev/urandom > "$source"
-cp "$source" "$image"
-size_bytes=$(stat -c %s "$image")
+size_bytes=$(stat -c %s "$source")
 
-# start_server NAME: serves $image on $sock; sets server_pid.
+# All servers run at once, each on its own copy of the image and its own socket, so that every workload is
+# measured on each of them within seconds of the others: this VM's neighbours come and go over tens of seconds,
+# and one server's whole run falling into a busy spell was the largest error in a ratio.
+sock_of() { echo "$work/$1.sock"; }
+uri_of() { echo "nbd+unix:///?socket=$(sock_of "$1")"; }
+
+# start_server NAME: serves $work/NAME.img on its socket.
 start_server() {
-  rm -f "$sock"
-  case "$1" in
+  local name=$1 sock image=$work/$1.img
+  sock=$(sock_of "$name")
+  cp "$source" "$image"
+  case "$name" in
     loopdev-mapped|loopdev-positional)
-      "$JAVA" -jar "$JAR" serve "$image" --unix "$sock" --write-path "${1#loopdev-}" \
-          > "$work/uri" 2> "$work/server.log" &
-      server_pid=$! ;;
+      "$JAVA" -jar "$JAR" serve "$image" --unix "$sock" --write-path "${name#loopdev-}" \
+          > /dev/null 2> "$work/$name.log" &
+      pid[$name]=$! ;;
     nbdkit)
-      nbdkit -f -U "$sock" file "$image" 2> "$work/server.log" &
-      server_pid=$! ;;
-    *) echo "nbd-bench: unknown server $1" >&2; exit 1 ;;
+      nbdkit -f -U "$sock" file "$image" 2> "$work/$name.log" &
+      pid[$name]=$! ;;
+    *) echo "nbd-bench: unknown server $name" >&2; exit 1 ;;
   esac
   for _ in $(seq 1 300); do
-    [ -S "$sock" ] && nbdinfo --size "nbd+unix:///?socket=$sock" >/dev/null 2>&1 && return 0
-    kill -0 "$server_pid" 2>/dev/null || break
+    [ -S "$sock" ] && nbdinfo --size "$(uri_of "$name")" >/dev/null 2>&1 && return 0
+    kill -0 "${pid[$name]}" 2>/dev/null || break
     sleep 0.1
   done
-  echo "nbd-bench: $1 did not start" >&2; cat "$work/server.log" >&2; exit 1
+  echo "nbd-bench: $name did not start" >&2; cat "$work/$name.log" >&2; exit 1
 }
 
 # fio_job SERVER NAME RW BS IODEPTH: one time-based fio run; records MiB/s and IOPS.
 fio_job() {
   local server=$1 name=$2 rw=$3 bs=$4 depth=$5
-  fio --name="$name" --ioengine=nbd --uri="nbd+unix:///?socket=$sock" --rw="$rw" --bs="$bs" \
+  fio --name="$name" --ioengine=nbd --uri="$(uri_of "$server")" --rw="$rw" --bs="$bs" \
       --iodepth="$depth" --size="$size_bytes" --time_based --runtime="$RUNTIME" --ramp_time=1 \
       --randrepeat=0 --output-format=json --output="$work/fio.json" > /dev/null
-  "$PY" - "$work/fio.json" "$server" "$name" "$rw" >> "$results" <<'EOF'
+  "$PY" - "$work/fio.json" "$server" "$name" "$rw" >> "$results" <<'PYEOF'
 import json, sys
 job = json.load(open(sys.argv[1]))["jobs"][0]
 side = "read" if "read" in sys.argv[4] else "write"
 print(sys.argv[2], sys.argv[3], job[side]["bw_bytes"] / 2**20, job[side]["iops"])
-EOF
+PYEOF
 }
 
-# copy_job SERVER NAME FROM TO: times COPIES nbdcopy runs (a whole copy takes well under a second, so one is
-# noisy); records the median MiB/s. A file destination is removed before each run, as a fresh copy would find.
+# copy_job SERVER NAME DIRECTION: times COPIES nbdcopy runs of the whole image, in (source -> server) or out
+# (server -> file, then compared with the source); records the median MiB/s. A file destination is removed
+# before each run, as a fresh copy would find.
 copy_job() {
-  local server=$1 name=$2 from=$3 to=$4 t0 t1 runs=""
+  local server=$1 name=$2 dir=$3 from to t0 t1 runs=""
+  if [ "$dir" = in ]; then from=$source; to=$(uri_of "$server"); else from=$(uri_of "$server"); to=$copy_out; fi
   for _ in $(seq "$COPIES"); do
-    case "$to" in nbd*) ;; *) rm -f "$to" ;; esac
+    [ "$dir" = in ] || rm -f "$to"
     t0=$(date +%s.%N)
     nbdcopy "$from" "$to"
     t1=$(date +%s.%N)
     runs="$runs $t0:$t1"
+    if [ "$dir" = out ] && ! cmp -s "$source" "$copy_out"; then
+      echo "nbd-bench: $server: nbdcopy out differs from what went in" >&2; exit 1
+    fi
   done
   "$PY" -c "
 import statistics, sys
@@ -113,26 +127,47 @@ rates = [$size_bytes / 2**20 / (float(b) - float(a)) for a, b in (r.split(':') f
 print(sys.argv[1], sys.argv[2], statistics.median(rates), 0)" "$server" "$name" $runs >> "$results"
 }
 
-uri="nbd+unix:///?socket=$sock"
+# workload SERVER NAME: runs one named workload against one server.
+workload() {
+  case "$2" in
+    seq-read-1M-qd8)    fio_job "$1" "$2" read 1M 8 ;;
+    seq-write-1M-qd8)   fio_job "$1" "$2" write 1M 8 ;;
+    rand-read-4k-qd16)  fio_job "$1" "$2" randread 4k 16 ;;
+    rand-write-4k-qd16) fio_job "$1" "$2" randwrite 4k 16 ;;
+    nbdcopy-in)         copy_job "$1" "$2" in ;;
+    nbdcopy-out)        copy_job "$1" "$2" out ;;
+  esac
+}
+WORKLOADS="seq-read-1M-qd8 seq-write-1M-qd8 rand-read-4k-qd16 rand-write-4k-qd16 nbdcopy-in nbdcopy-out"
+
+read -ra servers <<< "$SERVERS"
+for server in "${servers[@]}"; do start_server "$server"; done
+
+# Warm-up, not recorded: a long-running server is measured, not the first seconds of a JVM (the JIT compiles
+# the request path while the first few GiB go through). Every server gets the same.
+echo "nbd-bench: warming up (${WARMUP}s of mixed I/O and one copy out per server)" >&2
+for server in "${servers[@]}"; do
+  fio --name=warmup --ioengine=nbd --uri="$(uri_of "$server")" --rw=randrw --bsrange=4k-1M --iodepth=8 \
+      --size="$size_bytes" --time_based --runtime="$WARMUP" --output=/dev/null > /dev/null
+  nbdcopy "$(uri_of "$server")" null:
+done
+
 for rep in $(seq 1 "$REPS"); do
-  for server in $SERVERS; do
-    echo "nbd-bench: repetition $rep/$REPS, $server" >&2
-    start_server "$server"
-    fio_job "$server" "seq-read-1M-qd8" read 1M 8
-    fio_job "$server" "seq-write-1M-qd8" write 1M 8
-    fio_job "$server" "rand-read-4k-qd16" randread 4k 16
-    fio_job "$server" "rand-write-4k-qd16" randwrite 4k 16
-    copy_job "$server" "nbdcopy-in" "$source" "$uri"
-    copy_job "$server" "nbdcopy-out" "$uri" "$copy_out"
-    cmp -s "$source" "$copy_out" || { echo "nbd-bench: $server: nbdcopy out differs from what went in" >&2; exit 1; }
-    stop_server
+  echo "nbd-bench: repetition $rep/$REPS" >&2
+  for name in $WORKLOADS; do
+    # rotate the order each repetition so that no server always runs first or last
+    n=${#servers[@]}
+    for i in $(seq 0 $((n - 1))); do
+      workload "${servers[$(( (i + rep) % n ))]}" "$name"
+    done
   done
 done
 
 echo
 echo "loopdev NBD benchmark: image $SIZE in /dev/shm, fio $(fio --version), $(nbdkit --version | head -1),"
 echo "nbdcopy $(nbdcopy --version | head -1 | awk '{print $2}'), JDK: $("$JAVA" -version 2>&1 | head -1)"
-echo "fio: ioengine=nbd, unix socket, time_based runtime=${RUNTIME}s ramp 1s; median of $REPS repetitions (nbdcopy: of $COPIES runs each)"
+echo "servers side by side, ${WARMUP}s warm-up each, workloads interleaved; fio: ioengine=nbd, unix socket, time_based runtime=${RUNTIME}s ramp 1s;"
+echo "median of $REPS repetitions (nbdcopy: of $COPIES runs each)"
 echo
 "$PY" - "$results" "$SERVERS" <<'EOF'
 import statistics, sys
