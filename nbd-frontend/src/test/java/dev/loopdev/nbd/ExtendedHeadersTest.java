@@ -117,10 +117,10 @@ class ExtendedHeadersTest {
                 assertEquals(Nbd.REPLY_TYPE_ERROR, ch.type());
                 assertEquals(NbdErrors.ENOTSUP, ByteBuffer.wrap(ch.payload()).getInt());
                 c.request(0, Nbd.CMD_FLUSH, 2, 0, 0, null);
-                assertEquals(Nbd.REPLY_TYPE_NONE, c.chunk().type());
+                assertEquals(0, c.simpleReply(0).error());
                 assertArrayEquals(before, Files.readAllBytes(image), "a refused fast zero changes nothing");
                 c.request(0, Nbd.CMD_WRITE_ZEROES, 3, 0, 65536, null); // the slow way still works
-                assertEquals(Nbd.REPLY_TYPE_NONE, c.chunk().type());
+                assertEquals(0, c.simpleReply(0).error());
             }
         }
     }

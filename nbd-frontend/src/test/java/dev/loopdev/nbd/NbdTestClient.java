@@ -237,8 +237,29 @@ final class NbdTestClient implements Closeable {
         return new SimpleReply(error, cookie, data);
     }
 
+    /** Marks, in {@link #reply}, a successful simple reply. */
+    static final int SIMPLE_SUCCESS = -1;
+
+    /**
+     * The next reply of a session with structured replies, where a success other than READ may be simple: a chunk
+     * as read, or a simple success as a chunk of type {@link #SIMPLE_SUCCESS} (a simple error fails the test).
+     */
+    Chunk reply() throws IOException {
+        int magic = in.readInt();
+        if (magic == Nbd.SIMPLE_REPLY_MAGIC) {
+            assertEquals(0, in.readInt(), "a simple reply carries no error under structured replies");
+            return new Chunk(Nbd.REPLY_FLAG_DONE, SIMPLE_SUCCESS, in.readLong(), new byte[0]);
+        }
+        assertEquals(Nbd.STRUCTURED_REPLY_MAGIC, magic);
+        return chunkAfterMagic();
+    }
+
     Chunk chunk() throws IOException {
         assertEquals(Nbd.STRUCTURED_REPLY_MAGIC, in.readInt());
+        return chunkAfterMagic();
+    }
+
+    private Chunk chunkAfterMagic() throws IOException {
         int flags = in.readUnsignedShort();
         int type = in.readUnsignedShort();
         long cookie = in.readLong();

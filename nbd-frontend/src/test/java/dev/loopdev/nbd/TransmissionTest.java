@@ -75,10 +75,13 @@ class TransmissionTest {
             p.get(data);
             assertArrayEquals(Arrays.copyOfRange(fx.initial, 512, 512 + 4096), data);
             c.request(0, Nbd.CMD_FLUSH, 4, 0, 0, null);
-            NbdTestClient.Chunk none = c.chunk();
-            assertEquals(Nbd.REPLY_TYPE_NONE, none.type());
-            assertEquals(Nbd.REPLY_FLAG_DONE, none.flags());
-            assertEquals(0, none.payload().length);
+            NbdTestClient.SimpleReply ok = c.simpleReply(0); // a success other than READ: a simple reply
+            assertEquals(0, ok.error());
+            assertEquals(4, ok.cookie());
+            c.request(0, Nbd.CMD_TRIM, 5, SIZE, 512, null); // past the end: an error, structured
+            NbdTestClient.Chunk e = c.chunk();
+            assertEquals(Nbd.REPLY_TYPE_ERROR, e.type());
+            assertEquals(5, e.cookie());
         }
     }
 
