@@ -83,8 +83,14 @@ public record KdfSettings(String type, String hash, int iterTimeMs, long forceIt
         return argon2Benchmark(id, keyBytes, lanes, memory);
     }
 
-    /** PBKDF2 iterations for the digest of the volume key (LUKS1's mk_digest, LUKS2's digest): 125 ms' worth. */
-    static long digestIterations(String hash, int keyBytes) {
+    /**
+     * PBKDF2 iterations for the digest of the volume key (LUKS1's mk_digest, LUKS2's digest): 125 ms' worth, or the
+     * minimum when the keyslot's iterations were forced (no benchmark at all), as cryptsetup does.
+     */
+    long digestIterations(int keyBytes) {
+        if (forceIterations > 0) {
+            return MIN_PBKDF2_ITERATIONS;
+        }
         return Math.max(MIN_PBKDF2_ITERATIONS, pbkdf2PerSecond(hash, keyBytes) * DIGEST_MS / 1000);
     }
 

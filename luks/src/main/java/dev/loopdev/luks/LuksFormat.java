@@ -169,7 +169,7 @@ public final class LuksFormat {
         h.uuid = o.uuid() != null ? o.uuid() : UUID.randomUUID().toString();
 
         byte[] digestSalt = LuksImage.randomBytes(Luks2Header.SALT_BYTES);
-        long digestIterations = KdfSettings.digestIterations(hash, key.length);
+        long digestIterations = o.kdf().digestIterations(key.length);
         byte[] digest = new Kdf.Pbkdf2(hash, digestIterations).derive(key, digestSalt, Hashes.size(hash));
 
         Kdf kdf = o.kdf().calibrate(key.length);
@@ -257,7 +257,7 @@ public final class LuksFormat {
                     + h.payloadOffsetSectors * 512 + " bytes (the data starts there)");
         }
         h.mkDigestSalt = LuksImage.randomBytes(Luks1Header.SALT_BYTES);
-        h.mkDigestIterations = KdfSettings.digestIterations(hash, key.length);
+        h.mkDigestIterations = o.kdf().digestIterations(key.length);
         h.mkDigest = new Kdf.Pbkdf2(hash, h.mkDigestIterations).derive(key, h.mkDigestSalt,
                 Luks1Header.DIGEST_BYTES);
 

@@ -33,6 +33,8 @@ final class NativeKdf {
 
     private static final LibCrypto CRYPTO = load("crypto", "libcrypto.so.3", LibCrypto.class);
     private static final LibArgon2 ARGON2 = load("argon2", "libargon2.so.1", LibArgon2.class);
+    /** Tests switch the native paths off to check the Java fallbacks against them. */
+    static volatile boolean enabled = true;
 
     private NativeKdf() {
     }
@@ -53,16 +55,16 @@ final class NativeKdf {
     }
 
     static boolean hasPbkdf2() {
-        return CRYPTO != null;
+        return enabled && CRYPTO != null;
     }
 
     static boolean hasArgon2() {
-        return ARGON2 != null;
+        return enabled && ARGON2 != null;
     }
 
     /** PBKDF2 through libcrypto; null when libcrypto is missing or does not know the hash. */
     static byte[] pbkdf2(String hash, byte[] pass, byte[] salt, int iterations, int keyBytes) {
-        if (CRYPTO == null) {
+        if (!hasPbkdf2()) {
             return null;
         }
         Pointer md = CRYPTO.EVP_get_digestbyname(hash);
@@ -80,7 +82,7 @@ final class NativeKdf {
 
     /** Argon2 through libargon2, {@code parallel} lanes on as many threads; null when libargon2 is missing. */
     static byte[] argon2(boolean id, byte[] pass, byte[] salt, int time, int memoryKiB, int parallel, int keyBytes) {
-        if (ARGON2 == null) {
+        if (!hasArgon2()) {
             return null;
         }
         try (Secret p = new Secret(pass); Secret s = new Secret(salt); Secret out = new Secret(keyBytes)) {
