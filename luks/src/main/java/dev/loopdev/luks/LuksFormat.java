@@ -93,6 +93,22 @@ public final class LuksFormat {
     private LuksFormat() {
     }
 
+    /** Where {@link #format} puts the data of a non-detached image when no --offset is given, in bytes. */
+    public static long defaultDataOffset(Options o) {
+        if (o.offsetSectors() > 0) {
+            return o.offsetSectors() * 512;
+        }
+        if (o.version() == 2) {
+            return LUKS2_DEFAULT_HEADER_BYTES;
+        }
+        long materialSectors = AfSplitter.materialBytes(o.keyBits() / 8, AfSplitter.STRIPES) / 512;
+        long at = 4096 / 512;
+        for (int i = 0; i < Luks1Header.SLOTS; i++) {
+            at = LuksImage.roundUp(at + materialSectors, 8);
+        }
+        return LuksImage.roundUp(at, ALIGNMENT_BYTES / 512) * 512;
+    }
+
     /**
      * Formats {@code header} (the image itself when {@code data} is the same file, else a detached header file,
      * created if missing) and returns the new volume key, which the caller closes.
