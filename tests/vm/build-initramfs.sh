@@ -2,15 +2,17 @@
 # Builds the test VM's initramfs: static busybox, the kernel modules the tests need (with their dependencies, in
 # load order, decompressed on the host) and tests/vm/init. Everything else the guest runs comes from the host's
 # root file system, shared read-only over 9p (see init).
-# Usage: build-initramfs.sh ROOT OUT     ROOT is what fetch.sh unpacked; OUT is the gzip'd newc cpio to write.
+# Usage: build-initramfs.sh ROOT OUT [MODULE...]     ROOT is what fetch.sh unpacked; OUT is the gzip'd newc cpio to
+# write; each MODULE (ublk_drv, loop, ...) is loaded after the ones every VM test needs.
 set -euo pipefail
-root=${1:?usage: build-initramfs.sh ROOT OUT}
-out=${2:?usage: build-initramfs.sh ROOT OUT}
+root=${1:?usage: build-initramfs.sh ROOT OUT [MODULE...]}
+out=${2:?usage: build-initramfs.sh ROOT OUT [MODULE...]}
+shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 release=$(basename "$(ls -d "$root"/lib/modules/*/ | head -1)")
 kdir="$root/lib/modules/$release"
 # ext4 before nbd only because mkfs/mount need it; crc32c_generic is ext4's soft dependency (crypto-crc32c).
-wanted="virtio_pci virtio_net 9pnet_virtio 9p crc32c_generic ext4 nbd"
+wanted="virtio_pci virtio_net 9pnet_virtio 9p crc32c_generic ext4 nbd $*"
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

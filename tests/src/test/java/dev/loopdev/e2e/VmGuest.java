@@ -19,7 +19,9 @@ import java.util.regex.Pattern;
  * A throw-away Linux VM with the kernel's real NBD client, under software emulation (no KVM): Debian's stock
  * kernel and modules, busybox as init, and the host's root file system shared read-only over 9p (so the guest
  * runs the host's JDK, e2fsprogs and loopdev jar, at the host's paths). Everything is downloaded from Debian by
- * tests/vm/fetch.sh on first use and cached (LOOPDEV_VM_CACHE, default /var/cache/loopdev-vm).
+ * tests/vm/fetch.sh on first use and cached (LOOPDEV_VM_CACHE, default /var/cache/loopdev-vm). The {@link Kernel}
+ * says which Debian suite's kernel boots (bookworm's 6.1 by default, trixie's 6.12 for ublk) and which modules,
+ * beyond the ones every test needs, go into the initramfs.
  *
  * <p>One boot runs one guest script built from steps; the guest prints {@code VM-STEP name PASS|FAIL} per step
  * (tests/vm/guest-lib.sh). A boot's result fails the test, with the guest's whole console, on any failed or
@@ -30,7 +32,15 @@ final class VmGuest {
     private static final Pattern STEP = Pattern.compile("^VM-STEP (\\S+) (PASS|FAIL.*)$", Pattern.MULTILINE);
     private static final String[] TOOLS = {"qemu-system-x86_64", "cpio", "gzip", "apt-get", "dpkg-deb", "debugfs"};
 
-    private static Path kernelRoot;
+    /** A kernel to boot: the Debian suite it comes from ("host": the host's own) and the extra modules to load. */
+    record Kernel(String suite, List<String> modules) {
+        /** Debian 12's kernel (6.1): the kernel's NBD client. */
+        static final Kernel BOOKWORM = new Kernel("host", List.of());
+        /** Debian 13's kernel (6.12): ublk (ublk_drv) and io_uring, and the loop driver to compare with. */
+        static final Kernel TRIXIE = new Kernel("trixie", List.of("ublk_drv", "loop"));
+    }
+
+    private static final Map<String, Path> KERNEL_ROOTS = new java.util.HashMap<>();
 
     final Path repo;
     final Path root;
@@ -44,35 +54,46 @@ final class VmGuest {
         this.initrd = initrd;
     }
 
-    /** Fetches (once per cache) and builds (once per work directory) what a boot needs. */
+    /** Fetches (once per cache) and builds (once per work directory) what a boot of Debian 12's kernel needs. */
     static VmGuest prepare(Path work) throws IOException, InterruptedException {
+        return prepare(work, Kernel.BOOKWORM);
+    }
+
+    /** Fetches (once per cache) and builds (once per work directory) what a boot of {@code kernel} needs. */
+    static VmGuest prepare(Path work, Kernel kernel) throws IOException, InterruptedException {
         for (String tool : TOOLS) {
             if (run(Duration.ofSeconds(10), "sh", "-c", "command -v " + tool).exitCode != 0) {
                 fail(tool + " is missing: the VM tests need apt-get install qemu-system-x86 cpio e2fsprogs");
             }
         }
         Path repo = repo();
+        Path kernelRoot;
         synchronized (VmGuest.class) {
+            kernelRoot = KERNEL_ROOTS.get(kernel.suite());
             if (kernelRoot == null) {
                 String cache = System.getenv().getOrDefault("LOOPDEV_VM_CACHE", "/var/cache/loopdev-vm");
-                Run r = run(Duration.ofMinutes(10), repo.resolve("tests/vm/fetch.sh").toString(), cache);
+                Run r = run(Duration.ofMinutes(10), repo.resolve("tests/vm/fetch.sh").toString(), cache,
+                        kernel.suite());
                 if (r.exitCode != 0) {
                     fail("tests/vm/fetch.sh failed:\n" + r.output);
                 }
                 kernelRoot = Path.of(r.stdout.strip());
+                KERNEL_ROOTS.put(kernel.suite(), kernelRoot);
             }
         }
-        Path kernel;
+        Path vmlinuz;
         try (var s = Files.list(kernelRoot.resolve("boot"))) {
-            kernel = s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-")).findFirst().orElseThrow();
+            vmlinuz = s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-")).findFirst().orElseThrow();
         }
         Path initrd = work.resolve("initrd.gz");
-        Run r = run(Duration.ofMinutes(2), repo.resolve("tests/vm/build-initramfs.sh").toString(),
-                kernelRoot.toString(), initrd.toString());
+        List<String> cmd = new ArrayList<>(List.of(repo.resolve("tests/vm/build-initramfs.sh").toString(),
+                kernelRoot.toString(), initrd.toString()));
+        cmd.addAll(kernel.modules());
+        Run r = run(Duration.ofMinutes(2), cmd.toArray(String[]::new));
         if (r.exitCode != 0) {
             fail("tests/vm/build-initramfs.sh failed:\n" + r.output);
         }
-        return new VmGuest(repo, kernelRoot, kernel, initrd);
+        return new VmGuest(repo, kernelRoot, vmlinuz, initrd);
     }
 
     /** The shell prelude of every guest script: the step helper, and {@code nbdc} (Debian's nbd-client) on PATH. */
