@@ -1,0 +1,145 @@
+package dev.loopdev.ublk;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Pointer;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.logging.Logger;
+
+/**
+ * One hardware queue of a ublk device, served by one thread (the driver accepts a queue's commands only from the
+ * task that fetched them): its own io_uring, the queue's descriptor array mapped read-only from /dev/ublkcN, and one
+ * buffer per tag that the driver copies WRITE data into and READ data out of.
+ *
+ * <p>The loop, per io_uring_enter: every completion that has arrived is a request (or the device going away);
+ * each is served against the device in arrival order and answered by a COMMIT_AND_FETCH_REQ SQE for its tag,
+ * and all of those go back in the next io_uring_enter, which also waits for the next requests. A tag has at most
+ * one command in the kernel, so a ring of {@code depth} SQEs never fills, and nothing is allocated per request.
+ */
+final class UblkQueue {
+    private static final Logger LOG = Logger.getLogger(UblkQueue.class.getName());
+
+    private final int q;
+    private final int depth;
+    private final int bufferBytes;
+    private final int charFd;
+    private final UblkAbi.Encoding encoding;
+    private final Requests requests;
+    private IoUring uring;
+    private Pointer descriptorMap;
+    private long descriptorBytes;
+    private ByteBuffer descriptors;
+    private Pointer bufferMap;
+    private ByteBuffer[] buffers;
+    private long bufferBase;
+    private int liveTags;
+
+    UblkQueue(int q, int depth, int bufferBytes, int charFd, UblkAbi.Encoding encoding, Requests requests) {
+        this.q = q;
+        this.depth = depth;
+        this.bufferBytes = bufferBytes;
+        this.charFd = charFd;
+        this.encoding = encoding;
+        this.requests = requests;
+    }
+
+    /**
+     * Sets the queue up and fetches every tag; on return the driver counts this queue as ready. Must run on the
+     * thread that then calls {@link #serve}.
+     */
+    void fetchAll() throws IOException {
+        int pageSize = Linux.getpagesize();
+        uring = IoUring.setup(depth, 2 * depth,
+                IoUring.SETUP_COOP_TASKRUN | IoUring.SETUP_SINGLE_ISSUER | IoUring.SETUP_DEFER_TASKRUN);
+        try {
+            descriptorBytes = UblkAbi.descriptorBytes(depth, pageSize);
+            descriptorMap = Linux.mmap(null, descriptorBytes, Linux.PROT_READ, Linux.MAP_SHARED | Linux.MAP_POPULATE,
+                    charFd, UblkAbi.descriptorOffset(q, pageSize));
+            descriptors = descriptorMap.getByteBuffer(0, descriptorBytes).order(ByteOrder.nativeOrder());
+            // Untouched pages cost nothing: a tag's buffer is only as resident as the largest request it served.
+            bufferMap = Linux.mmap(null, (long) depth * bufferBytes, Linux.PROT_READ | Linux.PROT_WRITE,
+                    Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS | Linux.MAP_NORESERVE, -1, 0);
+        } catch (LastErrorException e) {
+            close();
+            throw new IOException("queue " + q + ": mmap: " + Linux.strerror(e.getErrorCode()), e);
+        }
+        bufferBase = Pointer.nativeValue(bufferMap);
+        buffers = new ByteBuffer[depth];
+        for (int tag = 0; tag < depth; tag++) {
+            buffers[tag] = bufferMap.getByteBuffer((long) tag * bufferBytes, bufferBytes);
+        }
+        for (int tag = 0; tag < depth; tag++) {
+            queueCommand(UblkAbi.IO_FETCH_REQ, tag, 0);
+        }
+        uring.ring.submit();
+        while (uring.ring.sqPending() > 0) {
+            uring.enter(0);
+            Ring r = uring.ring;
+            int n = r.cqReady();
+            if (n > 0) { // a fetch answered at once is a refusal: the device is not ours to serve
+                int res = r.result(0);
+                throw new IOException("queue " + q + ": FETCH_REQ refused: " + Linux.strerror(-res));
+            }
+        }
+        liveTags = depth;
+    }
+
+    /** Serves requests until the driver has aborted every tag (the device was stopped), then lets go of the queue. */
+    void serve() throws IOException {
+        Ring r = uring.ring;
+        try {
+            while (liveTags > 0) {
+                uring.enter(1);
+                int n = r.cqReady();
+                for (int i = 0; i < n; i++) {
+                    complete((int) r.userData(i), r.result(i));
+                }
+                r.advance(n);
+                r.submit();
+            }
+        } finally {
+            close();
+        }
+    }
+
+    private void complete(int tag, int res) {
+        if (res == UblkAbi.IO_RES_OK) {
+            int at = tag * UblkAbi.IO_DESC_SIZE;
+            int result = requests.serve(descriptors.getInt(at), descriptors.getLong(at + 8),
+                    descriptors.getInt(at + 4), buffers[tag]);
+            queueCommand(UblkAbi.IO_COMMIT_AND_FETCH_REQ, tag, result);
+        } else {
+            if (res != UblkAbi.IO_RES_ABORT) {
+                LOG.warning("queue " + q + " tag " + tag + ": the driver refused a command: " + Linux.strerror(-res));
+            }
+            liveTags--;
+        }
+    }
+
+    /** One FETCH_REQ or COMMIT_AND_FETCH_REQ for {@code tag}, its buffer given again as the driver wants. */
+    private void queueCommand(int nr, int tag, int result) {
+        Ring r = uring.ring;
+        int sqe = r.nextSqe();
+        if (sqe < 0) {
+            throw new IllegalStateException("queue " + q + ": submission ring full with one command per tag");
+        }
+        ByteBuffer s = r.sqes();
+        s.put(sqe + IoUring.SQE_OPCODE, IoUring.OP_URING_CMD);
+        s.putInt(sqe + IoUring.SQE_FD, charFd);
+        s.putInt(sqe + IoUring.SQE_CMD_OP, encoding.io(nr));
+        s.putLong(sqe + IoUring.SQE_USER_DATA, tag);
+        UblkAbi.putIoCommand(s, sqe + IoUring.SQE_CMD, q, tag, result, bufferBase + (long) tag * bufferBytes);
+    }
+
+    private void close() {
+        if (uring != null) {
+            uring.close();
+        }
+        Linux.unmapQuietly(descriptorMap, descriptorBytes);
+        Linux.unmapQuietly(bufferMap, (long) depth * bufferBytes);
+        uring = null;
+        descriptorMap = null;
+        bufferMap = null;
+    }
+}
