@@ -6,6 +6,8 @@ import dev.loopdev.nbd.kernel.Daemon;
 import dev.loopdev.nbd.kernel.KernelAttachment;
 import dev.loopdev.nbd.kernel.KernelNbd;
 import dev.loopdev.transforms.KeySource;
+import dev.loopdev.ublk.UblkDevices;
+import dev.loopdev.ublk.UblkServer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,11 +21,13 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code loopdev attach IMAGE}: the file as /dev/nbdN, served in-process to the kernel's own NBD client, as
- * {@code qemu-nbd -c} does. The command returns once the device is ready; a background copy of itself serves it
+ * {@code qemu-nbd -c} does, or with {@code --ublk} as /dev/ublkbN through the kernel's ublk driver
+ * ({@link UblkAttach}). The command returns once the device is ready; a background copy of itself serves it
  * until {@code loopdev detach}.
  */
 @Command(name = "attach", mixinStandardHelpOptions = true,
-        description = "Attach a file as /dev/nbdN through the kernel's NBD client (root only).")
+        description = "Attach a file as /dev/nbdN through the kernel's NBD client, or as /dev/ublkbN with --ublk "
+                + "(root only).")
 final class AttachCommand implements Callable<Integer> {
     /** Starting a JVM under emulation is slow; a real failure shows long before this. */
     private static final long READY_TIMEOUT_MILLIS = 180_000;
@@ -31,8 +35,21 @@ final class AttachCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "IMAGE", description = "The backing file.")
     Path image;
 
-    @Option(names = "--device", paramLabel = "/dev/nbdN", description = "The device to use (default: a free one).")
+    @Option(names = "--device", paramLabel = "/dev/nbdN",
+            description = "The device to use (default: a free one); /dev/ublkbN with --ublk.")
     String device;
+
+    @Option(names = "--ublk", description = "Serve the file as /dev/ublkbN through the kernel's ublk driver "
+            + "(io_uring; Linux 6.0 or newer, modprobe ublk_drv) instead of NBD.")
+    boolean ublk;
+
+    @Option(names = "--queues", paramLabel = "N", defaultValue = "1",
+            description = "With --ublk: hardware queues, each served by a thread of its own.")
+    int queues;
+
+    @Option(names = "--depth", paramLabel = "N", defaultValue = "128",
+            description = "With --ublk: requests in flight per queue (1-4096).")
+    int depth;
 
     @Option(names = "--connections", paramLabel = "N", defaultValue = "1",
             description = "Sockets between the kernel and the server (the kernel's multi-connection queues).")
@@ -57,6 +74,16 @@ final class AttachCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (ublk) {
+            if (connections != 1 || noNetlink || timeoutSeconds != 0) {
+                throw new IllegalArgumentException("--connections, --timeout and --no-netlink are for NBD; "
+                        + "--ublk takes --queues and --depth");
+            }
+            int id = device == null ? -1 : UblkDevices.parseDevice(device);
+            UblkServer.Options o = ublkOptions();
+            UblkDevices.checkAvailable();
+            return foreground ? serveUblk(id, o) : startInBackground();
+        }
         if (connections < 1 || connections > 64) {
             throw new IllegalArgumentException("--connections must be between 1 and 64");
         }
@@ -93,6 +120,23 @@ final class AttachCommand implements Callable<Integer> {
 
     @Option(names = "--notify-ready", hidden = true)
     boolean notifyReady;
+
+    private UblkServer.Options ublkOptions() {
+        try {
+            return new UblkServer.Options(queues, depth, UblkServer.Options.DEFAULT.maxIoBytes());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--queues or --depth: " + e.getMessage());
+        }
+    }
+
+    /** Serves /dev/ublkbN until it is stopped (detach, a signal). */
+    private int serveUblk(int id, UblkServer.Options o) throws Exception {
+        LoopDevice dev = options.open(image); // first: it may ask for a passphrase on the terminal
+        if (notifyReady) {
+            Daemon.newSession();
+        }
+        return UblkAttach.serve(dev, id, o, notifyReady);
+    }
 
     /** Serves until the kernel disconnects (detach, or every connection gone). */
     private int serve(int index) throws Exception {

@@ -2,6 +2,7 @@ package dev.loopdev.cli;
 
 import dev.loopdev.nbd.kernel.AttachState;
 import dev.loopdev.nbd.kernel.KernelNbd;
+import dev.loopdev.ublk.UblkDevices;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -11,9 +12,11 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code loopdev detach /dev/nbdN}: disconnects the kernel's client, as {@code nbd-client -d}; when loopdev
  * attached the device, waits until the serving process has flushed and closed the file, so the file is complete
- * when this returns.
+ * when this returns. {@code loopdev detach /dev/ublkbN} stops a ublk device the same way (STOP_DEV; its server
+ * flushes and deletes it), refuses one that is still in use (a mounted file system), and deletes one whose server
+ * died.
  */
-@Command(name = "detach", mixinStandardHelpOptions = true, description = "Detach /dev/nbdN (root only).")
+@Command(name = "detach", mixinStandardHelpOptions = true, description = "Detach /dev/nbdN or /dev/ublkbN (root only).")
 final class DetachCommand implements Callable<Integer> {
     private static final long FLUSH_WAIT_SECONDS = 120;
 
@@ -22,6 +25,9 @@ final class DetachCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (UblkDevices.isUblk(device)) {
+            return detachUblk(UblkDevices.parseDevice(device));
+        }
         int index = KernelNbd.parseDevice(device);
         AttachState state = AttachState.read(index);
         Optional<ProcessHandle> server = state != null && state.isLive() ? ProcessHandle.of(state.pid()) : Optional.empty();
@@ -33,6 +39,37 @@ final class DetachCommand implements Callable<Integer> {
                 throw new IllegalStateException(KernelNbd.devicePath(index) + ": disconnected, but the serving process "
                         + state.pid() + " has not finished within " + FLUSH_WAIT_SECONDS + " s");
             }
+        }
+        return 0;
+    }
+
+    private int detachUblk(int id) throws Exception {
+        String path = dev.loopdev.ublk.UblkServer.blockDevice(id);
+        UblkDevices.Info info = UblkDevices.info(id)
+                .orElseThrow(() -> new IllegalArgumentException(path + " is not attached"));
+        if (UblkDevices.inUse(id)) {
+            throw new IllegalStateException(path + " is in use (mounted?): unmount it first");
+        }
+        if (!info.serverAlive()) { // nobody will delete it but us: free the id (and /dev/ublkcN)
+            try {
+                UblkDevices.stop(id);
+            } catch (java.io.IOException ignored) {
+                // already stopped when its server died
+            }
+            UblkDevices.delete(id);
+            UblkAttachState s = UblkAttachState.read(id);
+            if (s != null) {
+                s.delete();
+            }
+            return 0;
+        }
+        ProcessHandle server = ProcessHandle.of(info.serverPid()).orElseThrow();
+        UblkDevices.stop(id);
+        try {
+            server.onExit().get(FLUSH_WAIT_SECONDS, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException(path + ": stopped, but the serving process " + info.serverPid()
+                    + " has not finished within " + FLUSH_WAIT_SECONDS + " s");
         }
         return 0;
     }

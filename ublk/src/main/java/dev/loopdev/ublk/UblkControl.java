@@ -148,16 +148,19 @@ final class UblkControl implements Closeable {
         }
     }
 
-    /** The character devices the driver has, by id. */
+    /** The ids of the devices the driver has: its class in sysfs ("ublk-char"), or the nodes in /dev. */
     static int[] ids() throws IOException {
-        Path dir = Path.of("/sys/class/ublk-char-dev");
-        if (!Files.isDirectory(dir)) {
-            return new int[0];
+        java.util.TreeSet<Integer> ids = new java.util.TreeSet<>();
+        for (Path dir : new Path[] {Path.of("/sys/class/ublk-char"), Path.of("/dev")}) {
+            if (!Files.isDirectory(dir)) {
+                continue;
+            }
+            try (var s = Files.list(dir)) {
+                s.map(p -> p.getFileName().toString()).filter(n -> n.matches("ublkc\\d+"))
+                        .forEach(n -> ids.add(Integer.parseInt(n.substring(5))));
+            }
         }
-        try (var s = Files.list(dir)) {
-            return s.map(p -> p.getFileName().toString()).filter(n -> n.matches("ublkc\\d+"))
-                    .mapToInt(n -> Integer.parseInt(n.substring(5))).sorted().toArray();
-        }
+        return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
     @Override

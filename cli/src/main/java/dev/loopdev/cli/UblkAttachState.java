@@ -1,0 +1,113 @@
+package dev.loopdev.cli;
+
+import dev.loopdev.LoopConfig;
+import dev.loopdev.LoopDevice;
+import dev.loopdev.nbd.kernel.AttachState;
+import dev.loopdev.ublk.UblkDevices;
+import dev.loopdev.ublk.UblkServer;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * What {@code loopdev attach --ublk} records about a device, in /run/loopdev/ublkbN.json, beside the NBD
+ * records: the file and the options behind /dev/ublkbN (the kernel knows only the server's pid). Trusted only while
+ * the driver names the same, living, process as the device's server.
+ */
+record UblkAttachState(int id, long pid, String image, long sizeBytes, int blockSize, int queues, int depth,
+        boolean readOnly, long offsetBytes, long sizeLimitBytes, String writePath, String transform) {
+
+    private static final Pattern FIELD =
+            Pattern.compile("\"(\\w+)\"\\s*:\\s*(\"(?:[^\"\\\\]|\\\\.)*\"|true|false|-?\\d+)");
+
+    static UblkAttachState of(UblkServer server, LoopDevice device, UblkServer.Options options) {
+        LoopConfig cfg = device.config();
+        return new UblkAttachState(server.id(), ProcessHandle.current().pid(), device.file().toAbsolutePath().toString(),
+                device.size(), device.blockSize(), options.queues(), options.depth(), device.isReadOnly(),
+                cfg.offsetBytes(), cfg.sizeLimitBytes(), device.writePath().name().toLowerCase(Locale.ROOT),
+                cfg.transform().name());
+    }
+
+    static Path file(int id) {
+        return AttachState.DIR.resolve("ublkb" + id + ".json");
+    }
+
+    String device() {
+        return UblkServer.blockDevice(id);
+    }
+
+    /** Whether the driver still has this device served by the process that wrote the record. */
+    boolean isLiveFor(UblkDevices.Info info) {
+        return info.serverPid() == pid && info.serverAlive();
+    }
+
+    void write() throws IOException {
+        Files.createDirectories(AttachState.DIR);
+        Path tmp = AttachState.DIR.resolve("ublkb" + id + ".json.tmp");
+        Files.writeString(tmp, toJson() + "\n", StandardCharsets.UTF_8);
+        Files.move(tmp, file(id), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    void delete() {
+        try {
+            Files.deleteIfExists(file(id));
+        } catch (IOException ignored) {
+            // a stale record is ignored by readers anyway (its pid is gone)
+        }
+    }
+
+    static UblkAttachState read(int id) {
+        try {
+            Map<String, String> f = new HashMap<>();
+            Matcher m = FIELD.matcher(Files.readString(file(id), StandardCharsets.UTF_8));
+            while (m.find()) {
+                f.put(m.group(1), m.group(2));
+            }
+            return new UblkAttachState(Integer.parseInt(f.get("index")), Long.parseLong(f.get("pid")),
+                    text(f.get("image")), Long.parseLong(f.get("sizeBytes")), Integer.parseInt(f.get("blockSize")),
+                    Integer.parseInt(f.get("queues")), Integer.parseInt(f.get("depth")),
+                    Boolean.parseBoolean(f.get("readOnly")), Long.parseLong(f.get("offsetBytes")),
+                    Long.parseLong(f.get("sizeLimitBytes")), text(f.get("writePath")), text(f.get("transform")));
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    String toJson() {
+        return "{\"device\": " + AttachState.quote(device()) + ", \"type\": \"ublk\", \"index\": " + id
+                + ", \"pid\": " + pid + ", \"image\": " + AttachState.quote(image) + ", \"sizeBytes\": " + sizeBytes
+                + ", \"blockSize\": " + blockSize + ", \"queues\": " + queues + ", \"depth\": " + depth
+                + ", \"readOnly\": " + readOnly + ", \"offsetBytes\": " + offsetBytes
+                + ", \"sizeLimitBytes\": " + sizeLimitBytes + ", \"writePath\": " + AttachState.quote(writePath)
+                + ", \"transform\": " + AttachState.quote(transform) + "}";
+    }
+
+    /** A JSON string as AttachState.quote wrote it, back to text. */
+    private static String text(String q) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 1; i < q.length() - 1; i++) {
+            char c = q.charAt(i);
+            if (c != '\\') {
+                b.append(c);
+                continue;
+            }
+            char e = q.charAt(++i);
+            switch (e) {
+                case 'n' -> b.append('\n');
+                case 'u' -> {
+                    b.append((char) Integer.parseInt(q.substring(i + 1, i + 5), 16));
+                    i += 4;
+                }
+                default -> b.append(e);
+            }
+        }
+        return b.toString();
+    }
+}

@@ -1,0 +1,132 @@
+package dev.loopdev.ublk;
+
+import com.sun.jna.LastErrorException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** The ublk devices this kernel has, whoever serves them: what {@code list} and {@code detach} need. */
+public final class UblkDevices {
+    private static final Pattern DEVICE = Pattern.compile("(?:/dev/)?ublk[bc]?(\\d+)");
+
+    private UblkDevices() {
+    }
+
+    /** One device as GET_DEV_INFO reports it. */
+    public record Info(int id, int state, long serverPid, int queues, int depth, int maxIoBytes, long flags) {
+        public String blockDevice() {
+            return UblkServer.blockDevice(id);
+        }
+
+        public String stateName() {
+            return switch (state) {
+                case UblkAbi.S_DEV_DEAD -> "dead";
+                case UblkAbi.S_DEV_LIVE -> "live";
+                case UblkAbi.S_DEV_QUIESCED -> "quiesced";
+                default -> "state " + state;
+            };
+        }
+
+        /** Whether the process that started the device still runs (a dead server leaves its id behind). */
+        public boolean serverAlive() {
+            return serverPid > 0 && ProcessHandle.of(serverPid).map(ProcessHandle::isAlive).orElse(false);
+        }
+
+        static Info of(UblkAbi.DevInfo d) {
+            return new Info(d.devId(), d.state(), d.serverPid(), d.queues(), d.depth(), d.maxIoBytes(), d.flags());
+        }
+    }
+
+    /** Whether {@code s} names a ublk device (/dev/ublkbN, ublkbN) rather than, say, /dev/nbdN. */
+    public static boolean isUblk(String s) {
+        return DEVICE.matcher(s.trim()).matches() && s.contains("ublk");
+    }
+
+    /** Parses /dev/ublkbN, ublkbN, /dev/ublkcN or N. */
+    public static int parseDevice(String s) {
+        Matcher m = DEVICE.matcher(s.trim());
+        if (m.matches()) {
+            return Integer.parseInt(m.group(1));
+        }
+        if (s.trim().matches("\\d+")) {
+            return Integer.parseInt(s.trim());
+        }
+        throw new IllegalArgumentException("not a ublk device: '" + s + "' (expected /dev/ublkbN)");
+    }
+
+    /**
+     * Says in one line, before anything is started, why this process cannot serve ublk devices: not root, or a
+     * kernel without the driver.
+     */
+    public static void checkAvailable() throws IOException {
+        UblkControl.open().close();
+    }
+
+    /** Every device, in id order; none when the kernel has no ublk. */
+    public static List<Info> list() throws IOException {
+        List<Info> all = new ArrayList<>();
+        if (!Files.exists(UblkControl.CONTROL)) {
+            return all;
+        }
+        int[] ids = UblkControl.ids();
+        if (ids.length == 0) {
+            return all;
+        }
+        try (UblkControl c = UblkControl.open()) {
+            for (int id : ids) {
+                UblkAbi.DevInfo d = c.info(id);
+                if (d != null) {
+                    all.add(Info.of(d));
+                }
+            }
+        }
+        return all;
+    }
+
+    public static Optional<Info> info(int id) throws IOException {
+        try (UblkControl c = UblkControl.open()) {
+            return Optional.ofNullable(c.info(id)).map(Info::of);
+        }
+    }
+
+    /** STOP_DEV: /dev/ublkbN goes away; a live server then deletes the device itself. */
+    public static void stop(int id) throws IOException {
+        try (UblkControl c = UblkControl.open()) {
+            c.stop(id);
+        }
+    }
+
+    /** DEL_DEV: frees the id of a device whose server is gone (waits while one still holds /dev/ublkcN). */
+    public static void delete(int id) throws IOException {
+        try (UblkControl c = UblkControl.open()) {
+            c.delete(id);
+        }
+    }
+
+    /**
+     * Whether something holds /dev/ublkbN exclusively: a mounted file system, a device mapper, swap. Asked the
+     * way the kernel arbitrates it, with an O_EXCL open that fails with EBUSY.
+     */
+    public static boolean inUse(int id) throws IOException {
+        String path = UblkServer.blockDevice(id);
+        int fd;
+        try {
+            fd = Linux.open(path, Linux.O_RDONLY | Linux.O_EXCL | Linux.O_CLOEXEC);
+        } catch (LastErrorException e) {
+            if (e.getErrorCode() == Linux.EBUSY) {
+                return true;
+            }
+            if (e.getErrorCode() == Linux.ENOENT || e.getErrorCode() == Linux.ENODEV
+                    || e.getErrorCode() == 6 /* ENXIO: the disk is going away */) {
+                return false;
+            }
+            throw new UblkException(path + ": " + Linux.strerror(e.getErrorCode()));
+        }
+        Linux.closeQuietly(fd);
+        return false;
+    }
+}
