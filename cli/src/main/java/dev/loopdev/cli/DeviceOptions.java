@@ -1,5 +1,7 @@
 package dev.loopdev.cli;
 
+import dev.loopdev.BlockDeviceException;
+import dev.loopdev.Errno;
 import dev.loopdev.LoopConfig;
 import dev.loopdev.LoopDevice;
 import dev.loopdev.Transform;
@@ -47,6 +49,13 @@ final class DeviceOptions {
         Transform t = transform(image);
         try {
             return LoopDevice.open(new LoopConfig(image, off, limit, readOnly, blockSize, kind, t));
+        } catch (BlockDeviceException e) {
+            t.close();
+            if (kind == WritePathKind.MAPPED && e.errno() == Errno.ENOTSUP) {
+                throw new BlockDeviceException(e.errno(), image + " cannot be memory-mapped; use --write-path "
+                        + "positional or auto", e);
+            }
+            throw e;
         } catch (IOException | RuntimeException e) {
             t.close();
             throw e;
