@@ -1,8 +1,6 @@
 package dev.loopdev.cli;
 
 import dev.loopdev.LoopDevice;
-import dev.loopdev.nbd.kernel.AttachState;
-import dev.loopdev.nbd.kernel.Daemon;
 import dev.loopdev.ublk.UblkDevices;
 import dev.loopdev.ublk.UblkServer;
 import java.io.IOException;

@@ -2,7 +2,6 @@ package dev.loopdev.cli;
 
 import dev.loopdev.LoopConfig;
 import dev.loopdev.LoopDevice;
-import dev.loopdev.nbd.kernel.AttachState;
 import dev.loopdev.ublk.UblkDevices;
 import dev.loopdev.ublk.UblkServer;
 import java.io.IOException;

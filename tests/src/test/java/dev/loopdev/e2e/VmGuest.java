@@ -111,10 +111,16 @@ final class VmGuest {
 
     /** Boots once, running {@code script} (after the prelude) in {@code work}; returns when the guest is off. */
     Result boot(Path work, String script, int cpus, Duration timeout) throws IOException, InterruptedException {
+        return boot(work, script, cpus, 1024, timeout);
+    }
+
+    /** As {@link #boot(Path, String, int, Duration)}, with {@code memoryMb} of guest memory. */
+    Result boot(Path work, String script, int cpus, int memoryMb, Duration timeout)
+            throws IOException, InterruptedException {
         Files.writeString(work.resolve("guest.sh"), prelude(work) + script, StandardCharsets.UTF_8);
         long t0 = System.nanoTime();
         Run r = run(timeout, repo.resolve("tests/vm/boot.sh").toString(), kernel.toString(), initrd.toString(),
-                work.toString(), "1024", Integer.toString(cpus));
+                work.toString(), Integer.toString(memoryMb), Integer.toString(cpus));
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
         Files.writeString(work.resolve("console.txt"), r.output, StandardCharsets.UTF_8);
         Result res = new Result(r.output, r.exitCode, r.timedOut, seconds);
