@@ -84,12 +84,18 @@ record AttachState(int index, long pid, String image, long sizeBytes, int blockS
                 + ", \"netlink\": " + netlink + "}";
     }
 
-    static AttachState parse(String json) {
+    /** The fields of a flat JSON object as written here, values as they appear (strings still quoted). */
+    static Map<String, String> fields(String json) {
         Map<String, String> f = new LinkedHashMap<>();
         Matcher m = FIELD.matcher(json);
         while (m.find()) {
             f.put(m.group(1), m.group(2));
         }
+        return f;
+    }
+
+    static AttachState parse(String json) {
+        Map<String, String> f = fields(json);
         return new AttachState(Integer.parseInt(f.get("index")), Long.parseLong(f.get("pid")), unquote(f.get("image")),
                 Long.parseLong(f.get("sizeBytes")), Integer.parseInt(f.get("blockSize")),
                 Integer.parseInt(f.get("connections")), Boolean.parseBoolean(f.get("readOnly")),
@@ -116,7 +122,7 @@ record AttachState(int index, long pid, String image, long sizeBytes, int blockS
         return b.append('"').toString();
     }
 
-    private static String unquote(String q) {
+    static String unquote(String q) {
         String s = q.substring(1, q.length() - 1);
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < s.length(); i++) {

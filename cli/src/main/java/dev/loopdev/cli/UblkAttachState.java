@@ -9,11 +9,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * What {@code loopdev attach --ublk} records about a device, in /run/loopdev/ublkbN.json, beside the NBD
@@ -22,9 +19,6 @@ import java.util.regex.Pattern;
  */
 record UblkAttachState(int id, long pid, String image, long sizeBytes, int blockSize, int queues, int depth,
         boolean readOnly, long offsetBytes, long sizeLimitBytes, String writePath, String transform) {
-
-    private static final Pattern FIELD =
-            Pattern.compile("\"(\\w+)\"\\s*:\\s*(\"(?:[^\"\\\\]|\\\\.)*\"|true|false|-?\\d+)");
 
     static UblkAttachState of(UblkServer server, LoopDevice device, UblkServer.Options options) {
         LoopConfig cfg = device.config();
@@ -64,16 +58,12 @@ record UblkAttachState(int id, long pid, String image, long sizeBytes, int block
 
     static UblkAttachState read(int id) {
         try {
-            Map<String, String> f = new HashMap<>();
-            Matcher m = FIELD.matcher(Files.readString(file(id), StandardCharsets.UTF_8));
-            while (m.find()) {
-                f.put(m.group(1), m.group(2));
-            }
+            Map<String, String> f = AttachState.fields(Files.readString(file(id), StandardCharsets.UTF_8));
             return new UblkAttachState(Integer.parseInt(f.get("index")), Long.parseLong(f.get("pid")),
-                    text(f.get("image")), Long.parseLong(f.get("sizeBytes")), Integer.parseInt(f.get("blockSize")),
+                    AttachState.unquote(f.get("image")), Long.parseLong(f.get("sizeBytes")), Integer.parseInt(f.get("blockSize")),
                     Integer.parseInt(f.get("queues")), Integer.parseInt(f.get("depth")),
                     Boolean.parseBoolean(f.get("readOnly")), Long.parseLong(f.get("offsetBytes")),
-                    Long.parseLong(f.get("sizeLimitBytes")), text(f.get("writePath")), text(f.get("transform")));
+                    Long.parseLong(f.get("sizeLimitBytes")), AttachState.unquote(f.get("writePath")), AttachState.unquote(f.get("transform")));
         } catch (IOException | RuntimeException e) {
             return null;
         }
@@ -86,27 +76,5 @@ record UblkAttachState(int id, long pid, String image, long sizeBytes, int block
                 + ", \"readOnly\": " + readOnly + ", \"offsetBytes\": " + offsetBytes
                 + ", \"sizeLimitBytes\": " + sizeLimitBytes + ", \"writePath\": " + AttachState.quote(writePath)
                 + ", \"transform\": " + AttachState.quote(transform) + "}";
-    }
-
-    /** A JSON string as AttachState.quote wrote it, back to text. */
-    private static String text(String q) {
-        StringBuilder b = new StringBuilder();
-        for (int i = 1; i < q.length() - 1; i++) {
-            char c = q.charAt(i);
-            if (c != '\\') {
-                b.append(c);
-                continue;
-            }
-            char e = q.charAt(++i);
-            switch (e) {
-                case 'n' -> b.append('\n');
-                case 'u' -> {
-                    b.append((char) Integer.parseInt(q.substring(i + 1, i + 5), 16));
-                    i += 4;
-                }
-                default -> b.append(e);
-            }
-        }
-        return b.toString();
     }
 }
