@@ -50,6 +50,10 @@ final class AttachCommand implements Callable<Integer> {
             description = "With --ublk: requests in flight per queue (1-4096).")
     int depth;
 
+    @Option(names = "--user-copy", hidden = true, description = "With --ublk: copy request data through /dev/ublkcN "
+            + "(UBLK_F_USER_COPY, Linux 6.5) instead of per-tag buffers the driver fills; for comparison.")
+    boolean userCopy;
+
     @Option(names = "--connections", paramLabel = "N", defaultValue = "1",
             description = "Sockets between the kernel and the server (the kernel's multi-connection queues).")
     int connections;
@@ -122,7 +126,7 @@ final class AttachCommand implements Callable<Integer> {
 
     private UblkServer.Options ublkOptions() {
         try {
-            return new UblkServer.Options(queues, depth, UblkServer.Options.DEFAULT.maxIoBytes());
+            return new UblkServer.Options(queues, depth, UblkServer.Options.DEFAULT.maxIoBytes(), userCopy);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--queues or --depth: " + e.getMessage());
         }

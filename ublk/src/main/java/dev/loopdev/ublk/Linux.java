@@ -26,6 +26,7 @@ final class Linux {
     static final int EPERM = 1;
     static final int ENOENT = 2;
     static final int EINTR = 4;
+    static final int EIO = 5;
     static final int EAGAIN = 11;
     static final int EBUSY = 16;
     static final int ENODEV = 19;
@@ -48,6 +49,11 @@ final class Linux {
             throws LastErrorException;
 
     static native int open(String path, int flags) throws LastErrorException;
+
+    /** pread(2) into native memory at {@code address} (a long: no Pointer object per call). */
+    static native long pread(int fd, long address, long count, long offset) throws LastErrorException;
+
+    static native long pwrite(int fd, long address, long count, long offset) throws LastErrorException;
 
     static native int close(int fd) throws LastErrorException;
 

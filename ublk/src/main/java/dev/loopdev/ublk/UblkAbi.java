@@ -175,6 +175,11 @@ final class UblkAbi {
         }
     }
 
+    /** Where tag {@code tag} of queue {@code q} reads and writes its request's data under UBLK_F_USER_COPY. */
+    static long userCopyOffset(int q, int tag) {
+        return 0x8000_0000L + ((long) q << 41) + ((long) tag << 25); // UBLKSRV_IO_BUF_OFFSET, QID_OFF, TAG_OFF
+    }
+
     /** Where queue {@code q}'s descriptor array is mapped on /dev/ublkcN: each queue has room for the deepest. */
     static long descriptorOffset(int q, int pageSize) {
         return q * roundUp((long) MAX_QUEUE_DEPTH * IO_DESC_SIZE, pageSize);

@@ -26,6 +26,7 @@ final class UblkQueue {
     private final int charFd;
     private final UblkAbi.Encoding encoding;
     private final Requests requests;
+    private final boolean userCopy;
     private IoUring uring;
     private Pointer descriptorMap;
     private long descriptorBytes;
@@ -35,8 +36,14 @@ final class UblkQueue {
     private long bufferBase;
     private int liveTags;
 
-    UblkQueue(int q, int depth, int bufferBytes, int charFd, UblkAbi.Encoding encoding, Requests requests) {
+    /**
+     * With {@code userCopy} (UBLK_F_USER_COPY) the driver copies nothing: WRITE data is read from /dev/ublkcN and
+     * READ data written to it, at the tag's offset, around the device call.
+     */
+    UblkQueue(int q, int depth, int bufferBytes, int charFd, UblkAbi.Encoding encoding, Requests requests,
+            boolean userCopy) {
         this.q = q;
+        this.userCopy = userCopy;
         this.depth = depth;
         this.bufferBytes = bufferBytes;
         this.charFd = charFd;
@@ -106,14 +113,46 @@ final class UblkQueue {
     private void complete(int tag, int res) {
         if (res == UblkAbi.IO_RES_OK) {
             int at = tag * UblkAbi.IO_DESC_SIZE;
-            int result = requests.serve(descriptors.getInt(at), descriptors.getLong(at + 8),
-                    descriptors.getInt(at + 4), buffers[tag]);
+            int opFlags = descriptors.getInt(at);
+            int sectors = descriptors.getInt(at + 4);
+            int op = opFlags & 0xff;
+            int result;
+            if (userCopy && op == UblkAbi.OP_WRITE && !copy(tag, sectors << 9, false)) {
+                result = -Linux.EIO;
+            } else {
+                result = requests.serve(opFlags, descriptors.getLong(at + 8), sectors, buffers[tag]);
+                if (userCopy && op == UblkAbi.OP_READ && result > 0 && !copy(tag, result, true)) {
+                    result = -Linux.EIO;
+                }
+            }
             queueCommand(UblkAbi.IO_COMMIT_AND_FETCH_REQ, tag, result);
         } else {
             if (res != UblkAbi.IO_RES_ABORT) {
                 LOG.warning("queue " + q + " tag " + tag + ": the driver refused a command: " + Linux.strerror(-res));
             }
             liveTags--;
+        }
+    }
+
+    /** User copy: the request's data from the driver into the tag's buffer, or ({@code toDriver}) back. */
+    private boolean copy(int tag, int bytes, boolean toDriver) {
+        long offset = UblkAbi.userCopyOffset(q, tag);
+        try {
+            for (int done = 0; done < bytes; ) {
+                long address = bufferBase + (long) tag * bufferBytes + done;
+                long n = toDriver ? Linux.pwrite(charFd, address, bytes - done, offset + done)
+                        : Linux.pread(charFd, address, bytes - done, offset + done);
+                if (n <= 0) {
+                    LOG.warning("queue " + q + " tag " + tag + ": user copy stopped after " + done + " of " + bytes
+                            + " bytes");
+                    return false;
+                }
+                done += (int) n;
+            }
+            return true;
+        } catch (LastErrorException e) {
+            LOG.warning("queue " + q + " tag " + tag + ": user copy: " + Linux.strerror(e.getErrorCode()));
+            return false;
         }
     }
 
@@ -129,7 +168,9 @@ final class UblkQueue {
         s.putInt(sqe + IoUring.SQE_FD, charFd);
         s.putInt(sqe + IoUring.SQE_CMD_OP, encoding.io(nr));
         s.putLong(sqe + IoUring.SQE_USER_DATA, tag);
-        UblkAbi.putIoCommand(s, sqe + IoUring.SQE_CMD, q, tag, result, bufferBase + (long) tag * bufferBytes);
+        // The driver wants the buffer again with every command, and none at all under user copy.
+        long addr = userCopy ? 0 : bufferBase + (long) tag * bufferBytes;
+        UblkAbi.putIoCommand(s, sqe + IoUring.SQE_CMD, q, tag, result, addr);
     }
 
     private void close() {

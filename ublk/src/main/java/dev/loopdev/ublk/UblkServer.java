@@ -21,9 +21,16 @@ public final class UblkServer implements Closeable {
     private static final Logger LOG = Logger.getLogger(UblkServer.class.getName());
     private static final long CHAR_DEVICE_WAIT_MILLIS = 5_000;
 
-    /** How the device is served: queues (threads), tags per queue, and the largest request in bytes. */
-    public record Options(int queues, int depth, int maxIoBytes) {
-        public static final Options DEFAULT = new Options(1, 128, 1 << 20);
+    /**
+     * How the device is served: queues (threads), tags per queue, the largest request in bytes, and whether the
+     * server copies request data itself (UBLK_F_USER_COPY, Linux 6.5) rather than the driver into per-tag buffers.
+     */
+    public record Options(int queues, int depth, int maxIoBytes, boolean userCopy) {
+        public static final Options DEFAULT = new Options(1, 128, 1 << 20, false);
+
+        public Options(int queues, int depth, int maxIoBytes) {
+            this(queues, depth, maxIoBytes, false);
+        }
 
         public Options {
             if (queues < 1 || queues > UblkAbi.MAX_NR_QUEUES) {
@@ -65,6 +72,12 @@ public final class UblkServer implements Closeable {
         UblkAbi.DevInfo info;
         try {
             long flags = control.encoding() == UblkAbi.Encoding.IOCTL ? UblkAbi.F_CMD_IOCTL_ENCODE : 0;
+            if (options.userCopy()) {
+                if ((control.features() & UblkAbi.F_USER_COPY) == 0) {
+                    throw new UblkException("this kernel's ublk has no user copy (UBLK_F_USER_COPY, Linux 6.5)");
+                }
+                flags |= UblkAbi.F_USER_COPY;
+            }
             info = control.add(id, options.queues(), options.depth(), options.maxIoBytes(), flags);
         } catch (IOException | RuntimeException e) {
             control.close();
@@ -81,7 +94,8 @@ public final class UblkServer implements Closeable {
             control.start(info.devId(), ProcessHandle.current().pid());
             LOG.fine(() -> name + ": " + blockDevice(info.devId()) + " with " + info.queues() + " queue(s) of "
                     + info.depth() + ", requests up to " + info.maxIoBytes() + " bytes, "
-                    + control.encoding().name().toLowerCase() + " command numbers");
+                    + control.encoding().name().toLowerCase() + " command numbers"
+                    + ((info.flags() & UblkAbi.F_USER_COPY) != 0 ? ", user copy" : ""));
             return server;
         } catch (IOException | RuntimeException e) {
             if (server != null) {
@@ -121,7 +135,8 @@ public final class UblkServer implements Closeable {
         CountDownLatch ready = new CountDownLatch(info.queues());
         IOException[] failure = new IOException[1];
         for (int q = 0; q < info.queues(); q++) {
-            UblkQueue queue = new UblkQueue(q, info.depth(), info.maxIoBytes(), charFd, control.encoding(), requests);
+            UblkQueue queue = new UblkQueue(q, info.depth(), info.maxIoBytes(), charFd, control.encoding(), requests,
+                    (info.flags() & UblkAbi.F_USER_COPY) != 0);
             int qid = q;
             Thread t = new Thread(() -> {
                 try {

@@ -109,6 +109,13 @@ class UblkAbiTest {
     }
 
     @Test
+    void userCopyOffsetsLeaveRoomForTheLargestRequest() {
+        assertEquals(0x8000_0000L, UblkAbi.userCopyOffset(0, 0));                       // UBLKSRV_IO_BUF_OFFSET
+        assertEquals(0x8000_0000L + (3L << 25), UblkAbi.userCopyOffset(0, 3));           // tags 32 MiB apart
+        assertEquals(0x8000_0000L + (1L << 41) + (4095L << 25), UblkAbi.userCopyOffset(1, 4095));
+    }
+
+    @Test
     void descriptorArraysArePerQueueAtTheDeepestQueuesSize() {
         assertEquals(0, UblkAbi.descriptorOffset(0, 4096));
         assertEquals(4096L * 24, UblkAbi.descriptorOffset(1, 4096)); // 96 KiB, a whole number of pages
