@@ -73,10 +73,14 @@ for k in $DEVICES; do
   esac
   dev[\$k]=\$(cat /tmp/\$k.dev)
 done
+# The servers' pids, for their CPU time (pgrep: a loopdev list would be one more JVM start under emulation).
 for k in $DEVICES; do
-  [ \$k = loop ] && continue
-  pid[\$k]=\$(\$L list --json | tr '{' '\n' | grep "\"device\": \"\${dev[\$k]}\"" | sed -n 's/.*"pid": \([0-9]*\).*/\1/p')
-  echo "ublk-bench: \$k is \${dev[\$k]}, served by pid \${pid[\$k]}" >&2
+  case \$k in
+    ublk) pid[\$k]=\$(pgrep -f "attach --ublk --queues .* \$img") ;;
+    ublk-uc) pid[\$k]=\$(pgrep -f "attach --ublk --user-copy .*bench-uc.img") ;;
+    nbd) pid[\$k]=\$(pgrep -f "attach --connections .* \$img") ;;
+  esac
+  echo "ublk-bench: \$k is \${dev[\$k]}, served by pid \${pid[\$k]:-(the kernel)}" >&2
 done
 cpu() { [ -n "\${1:-}" ] && awk '{print \$14 + \$15}' /proc/\$1/stat || echo 0; }
 run() { # run DEVICE NAME RW BS DEPTH SECONDS
@@ -113,10 +117,7 @@ for rep in \$(seq 1 $REPS); do
     done
   done
 done
-for k in $DEVICES; do
-  if [ \$k = loop ]; then losetup -d \${dev[\$k]}; else \$L detach \${dev[\$k]}; fi
-done
-echo BENCH-DONE
+echo BENCH-DONE   # the VM powers off: the servers need no detach
 GUEST
 
 echo "ublk-bench: booting the VM (console in $work/console.txt); host load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

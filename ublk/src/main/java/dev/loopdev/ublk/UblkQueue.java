@@ -76,18 +76,21 @@ final class UblkQueue {
         for (int tag = 0; tag < depth; tag++) {
             buffers[tag] = bufferMap.getByteBuffer((long) tag * bufferBytes, bufferBytes);
         }
-        for (int tag = 0; tag < depth; tag++) {
-            queueCommand(UblkAbi.IO_FETCH_REQ, tag, 0);
-        }
-        uring.ring.submit();
-        while (uring.ring.sqPending() > 0) {
-            uring.enter(0);
-            Ring r = uring.ring;
-            int n = r.cqReady();
-            if (n > 0) { // a fetch answered at once is a refusal: the device is not ours to serve
-                int res = r.result(0);
-                throw new IOException("queue " + q + ": FETCH_REQ refused: " + Linux.strerror(-res));
+        Ring r = uring.ring;
+        try {
+            for (int tag = 0; tag < depth; tag++) {
+                queueCommand(UblkAbi.IO_FETCH_REQ, tag, 0);
             }
+            r.submit();
+            while (r.sqPending() > 0) {
+                uring.enter(0);
+                if (r.cqReady() > 0) { // a fetch answered at once is a refusal: the device is not ours to serve
+                    throw new IOException("queue " + q + ": FETCH_REQ refused: " + Linux.strerror(-r.result(0)));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            close(); // closing the ring cancels the fetches that were taken
+            throw e;
         }
         liveTags = depth;
     }
