@@ -13,9 +13,13 @@
 #
 # Environment: JAR (default: cli/target/loopdev.jar, built when missing), SIZE (image, in the guest's tmpfs,
 # default 512M), RUNTIME (seconds per fio job, default 10), REPS (default 3), WARMUP (seconds of unrecorded I/O
-# per device first, default 10), QUEUES (ublk queues and NBD connections, default 1), WRITE_PATH (default auto),
+# per device first, default 60), QUEUES (ublk queues and NBD connections, default 1), WRITE_PATH (default auto),
 # VM_CPUS (default 2), VM_MEMORY_MB (default 3072), LOOPDEV_VM_CACHE (default /var/cache/loopdev-vm), DEVICES
-# (default "ublk nbd loop ublk-uc").
+# (default "ublk nbd loop ublk-uc"), JVM_OPTS (the servers' JVM options, default -XX:+UseSerialGC).
+#
+# Under emulation the JIT is slow too: while C2 compiles the request path the servers run in lower tiers and the
+# compiler threads compete with fio for the two vCPUs. With a 10 s warm-up the servers' CPU per GiB was 1,000 to
+# 6,000 s and the ublk figures swung 2x between repetitions; WARMUP must outlast the compiler.
 #
 # Server CPU is the loopdev process's user+system time per GiB moved (the kernel's share, loop's included, is not
 # counted anywhere): a second figure that the host's noise disturbs less than the rates.
@@ -27,11 +31,12 @@ JAR=${JAR:-$root/cli/target/loopdev.jar}
 SIZE=${SIZE:-512M}
 RUNTIME=${RUNTIME:-10}
 REPS=${REPS:-3}
-WARMUP=${WARMUP:-10}
+WARMUP=${WARMUP:-60}
 QUEUES=${QUEUES:-1}
 WRITE_PATH=${WRITE_PATH:-auto}
 VM_CPUS=${VM_CPUS:-2}
 VM_MEMORY_MB=${VM_MEMORY_MB:-3072}
+JVM_OPTS=${JVM_OPTS:--XX:+UseSerialGC}
 DEVICES=${DEVICES:-ublk nbd loop ublk-uc}
 cache=${LOOPDEV_VM_CACHE:-/var/cache/loopdev-vm}
 PY=/usr/bin/python3
@@ -57,7 +62,7 @@ cat > "$work/guest.sh" <<GUEST
 [ -n "\${BASH_VERSION:-}" ] || exec bash "\$0" "\$@"   # the VM's init runs it with sh
 set -u
 W=\$LOOPDEV_WORK
-L="java -XX:+UseSerialGC -jar \$W/loopdev.jar"
+L="java $JVM_OPTS -jar \$W/loopdev.jar"
 img=/tmp/bench.img
 echo "ublk-bench: $SIZE of random data" >&2
 head -c $SIZE /dev/urandom > \$img
