@@ -51,6 +51,9 @@ final class AttachCommand implements Callable<Integer> {
     @Mixin
     DeviceOptions options;
 
+    @Mixin
+    LogOptions log;
+
     @Spec
     CommandSpec spec;
 

@@ -5,7 +5,6 @@ import dev.loopdev.fuse.FuseMount;
 import dev.loopdev.fuse.FuseOptions;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
@@ -47,6 +46,9 @@ final class FuseCommand implements Callable<Integer> {
     @Mixin
     DeviceOptions device;
 
+    @Mixin
+    LogOptions log;
+
     @Override
     public Integer call() throws Exception {
         FuseOptions options = FuseOptions.defaults().withFileName(name).withDirectIo(!pageCache)
@@ -60,9 +62,8 @@ final class FuseCommand implements Callable<Integer> {
             Thread onSignal = new Thread(() -> unmountOn(shutdown, mount), "loopdev-fuse-signals");
             onSignal.setDaemon(true);
             onSignal.start();
-            System.out.println("loopdev: " + image + " attached as " + mount.file() + " (" + dev.size()
-                    + " bytes, " + dev.writePath().name().toLowerCase(Locale.ROOT) + " write path"
-                    + (dev.isReadOnly() ? ", read-only" : "") + "); stop with Ctrl-C or fusermount -u " + mountpoint);
+            System.out.println("loopdev: " + image + " attached as " + mount.file() + " (" + DeviceOptions.describe(dev)
+                    + "); stop with Ctrl-C or fusermount -u " + mountpoint);
             System.out.flush();
             int status = mount.awaitUnmount();
             mount.close();

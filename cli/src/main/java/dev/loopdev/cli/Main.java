@@ -2,34 +2,89 @@ package dev.loopdev.cli;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintWriter;
 import java.util.Properties;
+import java.util.logging.Logger;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ParameterException;
 
-/** The {@code loopdev} command. Nothing else depends on this module. */
+/**
+ * The {@code loopdev} command. Nothing else depends on this module.
+ *
+ * <p>Exit status, as grep's and losetup's: 0 success, 1 a runtime error (a file, the network, the kernel), 2 a
+ * usage error (the command line itself is wrong: an unknown option, a value that is not a size, options that
+ * exclude each other). {@code serve --run} exits with its command's status. An error is one line on stderr,
+ * {@code loopdev: what: what is wrong}; never a stack trace ({@code -Dloopdev.debug=true} adds them).
+ */
 @Command(name = "loopdev",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Attach a file as a block device from userspace, over NBD or FUSE.",
-        subcommands = {ServeCommand.class, AttachCommand.class, DetachCommand.class, ListCommand.class,
-                FuseCommand.class, EncryptCommand.class, DecryptCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {
+            ServeCommand.class,
+            AttachCommand.class,
+            DetachCommand.class,
+            ListCommand.class,
+            FuseCommand.class,
+            EncryptCommand.class,
+            DecryptCommand.class,
+            CommandLine.HelpCommand.class,
+        })
 public final class Main {
+    static final int EXIT_RUNTIME = 1;
+    static final int EXIT_USAGE = 2;
+    private static final boolean DEBUG = Boolean.getBoolean("loopdev.debug");
 
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
-    /** Runs the command line; errors are one clear line on stderr and a non-zero exit code. */
+    /** Runs the command line and returns the exit status. */
     public static int run(String... args) {
+        Logs.configure();
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> {
+            Logger.getLogger(Main.class.getName()).severe(t.getName() + ": " + Cli.describe(e));
+            if (DEBUG) {
+                e.printStackTrace();
+            }
+        });
+        try {
+            return commandLine().execute(args);
+        } catch (Throwable e) { // an Error picocli lets through: still one line
+            System.err.println(Logs.PROGRAM + ": " + Cli.describe(e));
+            if (DEBUG) {
+                e.printStackTrace();
+            }
+            return EXIT_RUNTIME;
+        }
+    }
+
+    /** The whole command tree, with loopdev's logging, error reporting and exit codes. */
+    static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
-        cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            commandLine.getErr().println("loopdev: " + Cli.describe(e));
-            if (Boolean.getBoolean("loopdev.debug")) {
+        cl.setExecutionStrategy(parsed -> {
+            Logs.level(LogOptions.levelOf(parsed));
+            return new CommandLine.RunLast().execute(parsed);
+        });
+        cl.setParameterExceptionHandler(Main::usageError);
+        cl.setExecutionExceptionHandler((e, commandLine, parsed) -> {
+            commandLine.getErr().println(Logs.PROGRAM + ": " + Cli.describe(e));
+            if (DEBUG) {
                 e.printStackTrace(commandLine.getErr());
             }
-            return 1;
+            return e instanceof IllegalArgumentException ? EXIT_USAGE : EXIT_RUNTIME;
         });
-        return cl.execute(args);
+        return cl;
+    }
+
+    /** What picocli could not parse: the reason, and where help is, as coreutils say it. */
+    private static int usageError(ParameterException e, String[] args) {
+        CommandLine cl = e.getCommandLine();
+        PrintWriter err = cl.getErr();
+        err.println(Logs.PROGRAM + ": " + e.getMessage());
+        err.println("Try '" + cl.getCommandSpec().qualifiedName() + " --help' for more information.");
+        return EXIT_USAGE;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -8,7 +8,6 @@ import dev.loopdev.nbd.NbdServer;
 import dev.loopdev.nbd.TlsMode;
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
@@ -52,7 +51,8 @@ final class ServeCommand implements Callable<Integer> {
     List<String> exportSpecs = new ArrayList<>();
 
     @Option(names = "--create", paramLabel = "SIZE",
-            description = "Create missing images as sparse files of SIZE (suffixes K, M, G, T).")
+            description = "Create missing images as sparse files of SIZE (1G and 1GiB are 2^30 bytes, 1GB 10^9; "
+                    + "1.5G is fine), once every other option has been checked.")
     String create;
 
     @Mixin
@@ -70,16 +70,24 @@ final class ServeCommand implements Callable<Integer> {
             + "SIGUSR1.")
     boolean stats;
 
-    @Option(names = {"-v", "--verbose"}, description = "Log each connection and refused request.")
-    boolean verbose;
+    @Mixin
+    LogOptions log;
 
     @Mixin
     DeviceOptions device;
 
     @Override
     public Integer call() throws Exception {
-        Logs.configure(verbose);
+        // Every option is checked, and the TLS credentials read, before a file is created or a socket bound.
         List<ExportSpec> specs = ExportSpec.resolve(image, exportSpecs);
+        device.check();
+        long createBytes = create == null ? -1 : Sizes.parse("--create", create);
+        TlsMode tlsMode = tls.mode();
+        tls.credentials();
+        if (tlsMode == TlsMode.ON) {
+            LOG.warning("--tls on: TLS is optional, so a client that does not ask for it reads and writes the "
+                    + "disk in plain text (with credentials and no --tls, TLS is required)");
+        }
         boolean activated = SocketActivation.requested();
         if (activated && (listen != null || unix != null)) {
             throw new IllegalArgumentException("socket activation (LISTEN_FDS) and --listen/--unix exclude each other");
@@ -96,27 +104,27 @@ final class ServeCommand implements Callable<Integer> {
         List<BlockDevice> devices = new ArrayList<>();
         // Bound before any image is opened: a port in use fails at once, with one line and nothing touched.
         ServerSocketChannel tcpChannel = tcp == null ? null : bindTcp(tcp);
-        try (Closeable closeListener = () -> closeQuietly(tcpChannel); Closeable closeDevices = () -> closeAll(devices)) {
+        try (CreatedFiles created = new CreatedFiles();
+             Closeable closeListener = () -> closeQuietly(tcpChannel);
+             Closeable closeDevices = () -> closeAll(devices)) {
             List<Export> exports = new ArrayList<>();
             for (ExportSpec s : specs) {
-                if (create != null) {
-                    createIfMissing(s.image(), Cli.parseSize(create));
+                if (createBytes >= 0) {
+                    created.createIfMissing(s.image(), createBytes, "--create " + create);
                 }
                 LoopDevice dev = device.open(s.image());
                 BlockDevice served = stats ? new StatisticsDevice(dev) : dev;
                 devices.add(served);
                 exports.add(new Export(s.name(), served));
-                LOG.info("export '" + s.name() + "': " + s.image() + " (" + dev.size() + " bytes, "
-                        + dev.writePath().name().toLowerCase() + " write path" + (dev.isReadOnly() ? ", read-only" : "")
-                        + ")");
+                LOG.info(s.image() + ": export '" + s.name() + "', " + DeviceOptions.describe(dev));
             }
             if (stats) {
                 Shutdown.onUsr1(() -> printStats(exports));
             }
             int status;
             try (NbdServer server = new NbdServer(exports, NbdServer.Tuning.defaults())) {
-                server.tls(tls.mode(), tls.credentials());
-                status = serve(server, exports.get(0).name(), tcpChannel, unixPath, activated, shutdown);
+                server.tls(tlsMode, tls.credentials());
+                status = serve(server, exports.get(0).name(), tcpChannel, unixPath, activated, shutdown, created);
             }
             if (stats) {
                 printStats(exports); // after the last request: the final figures
@@ -132,7 +140,7 @@ final class ServeCommand implements Callable<Integer> {
 
     /** Listens, announces, and waits; returns the exit status (the --run command's, or 0). */
     private int serve(NbdServer server, String export, ServerSocketChannel tcp, Path unixPath, boolean activated,
-                      Shutdown shutdown) throws IOException, InterruptedException {
+                      Shutdown shutdown, CreatedFiles created) throws IOException, InterruptedException {
         Addresses.TlsUri tlsUri = tls.uri();
         Map<String, String> env = new HashMap<>();
         String uri = null;
@@ -147,7 +155,11 @@ final class ServeCommand implements Callable<Integer> {
             env.put("nbd", Addresses.legacy(bound, null, export));
         }
         if (unixPath != null) {
-            server.listenUnix(unixPath);
+            try {
+                server.listenUnix(unixPath);
+            } catch (IOException e) {
+                throw Cli.about(unixPath, e);
+            }
             Path abs = unixPath.toAbsolutePath();
             uri = uri == null ? Addresses.uri(abs, export, tlsUri) : uri;
             env.put("unixsocket", abs.toString());
@@ -158,6 +170,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         env.put("exportname", export);
         env.put("tls", Integer.toString(tls.mode().ordinal()));
+        created.keep(); // serving: what --create made stays
         if (uri != null && (run == null || printUri)) {
             System.out.println(uri);
             System.out.flush();
@@ -221,17 +234,5 @@ final class ServeCommand implements Callable<Integer> {
         if (first != null) {
             throw first;
         }
-    }
-
-    private static void createIfMissing(Path image, long sizeBytes) throws IOException {
-        if (Files.exists(image)) {
-            LOG.info(image + " exists; --create leaves it as it is");
-            return;
-        }
-        Files.createFile(image);
-        try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
-            f.setLength(sizeBytes); // ftruncate: sparse
-        }
-        LOG.info("created " + image + " (" + sizeBytes + " bytes, sparse)");
     }
 }

@@ -10,7 +10,9 @@ import picocli.CommandLine.Option;
 /** {@code --tls}, {@code --tls-psk} and {@code --tls-certificates}, as nbdkit's options of the same names. */
 final class TlsOptions {
     @Option(names = "--tls", paramLabel = "off|on|require",
-            description = "Offer TLS (on) or insist on it (require). Default: on when credentials are given, else off.")
+            description = "require: only TLS clients (the default when credentials are given, as qemu-nbd); on: TLS "
+                    + "optional, plain clients served too (logged as a warning); off: no TLS (the default without "
+                    + "credentials).")
     String tls;
 
     @Option(names = "--tls-psk", paramLabel = "FILE",
@@ -24,7 +26,7 @@ final class TlsOptions {
     private TlsCredentials credentials;
 
     TlsMode mode() {
-        TlsMode m = tls != null ? TlsMode.parse(tls) : hasCredentials() ? TlsMode.ON : TlsMode.OFF;
+        TlsMode m = tls != null ? TlsMode.parse(tls) : hasCredentials() ? TlsMode.REQUIRE : TlsMode.OFF;
         if (m != TlsMode.OFF && !hasCredentials()) {
             throw new IllegalArgumentException("--tls " + tls + " needs --tls-psk FILE or --tls-certificates DIR");
         }
