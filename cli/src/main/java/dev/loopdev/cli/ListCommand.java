@@ -8,22 +8,29 @@ import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code loopdev list}: the connected NBD devices, as {@code losetup -a} lists loop devices: for those loopdev
+ * {@code loopdev list}: the connected NBD devices, as {@code losetup -l} lists loop devices: for those loopdev
  * attached, the file and the options (from /run/loopdev, trusted only while /sys/block/nbdN/pid agrees); for the
  * others, the pid of whoever connected them.
  */
-@Command(name = "list", mixinStandardHelpOptions = true, description = "List the attached NBD devices.")
+@Command(name = "list", mixinStandardHelpOptions = true,
+        description = "List the connected NBD devices, as losetup -l lists loop devices.")
 final class ListCommand implements Callable<Integer> {
-    @Option(names = "--json", description = "One JSON object: {\"nbddevices\": [...]}.")
+    @Option(names = {"-J", "--json"}, description = "JSON, in losetup --json's shape: {\"nbddevices\": [{\"name\": "
+            + "\"/dev/nbd0\", \"sizelimit\": 0, \"offset\": 0, \"ro\": false, \"back-file\": ..., \"log-sec\": 512, "
+            + "...}]}.")
     boolean json;
 
     @Spec
     CommandSpec spec;
+
+    @Mixin
+    LogOptions log;
 
     /** A connected device; {@code state} is null when loopdev did not attach it. */
     private record Entry(int index, long pid, AttachState state) {
@@ -50,35 +57,46 @@ final class ListCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** losetup -l's columns (without AUTOCLEAR and DIO, which NBD devices lack), then what NBD adds. */
     private static void printTable(PrintWriter out, List<Entry> entries) {
         if (entries.isEmpty()) {
-            return;
+            return; // as losetup -l
         }
-        String fmt = "%-11s %-8s %12s %5s %2s %5s %-10s %-9s %s%n";
-        out.printf(fmt, "NAME", "PID", "SIZE", "BLOCK", "RO", "CONNS", "WRITE-PATH", "TRANSFORM", "BACK-FILE");
+        String fmt = "%-11s %9s %9s %2s %-30s %7s %8s %5s %-10s %s%n";
+        out.printf(fmt, "NAME", "SIZELIMIT", "OFFSET", "RO", "BACK-FILE", "LOG-SEC", "PID", "CONNS", "WRITE-PATH",
+                "TRANSFORM");
         for (Entry e : entries) {
             AttachState s = e.state();
             if (s == null) {
-                out.printf(fmt, KernelNbd.devicePath(e.index()), e.pid(), "-", "-", "-", "-", "-", "-",
-                        "(not attached by loopdev)");
+                out.printf(fmt, KernelNbd.devicePath(e.index()), "-", "-", "-", "(not attached by loopdev)", "-",
+                        e.pid(), "-", "-", "-");
             } else {
-                String file = s.image() + (s.offsetBytes() != 0 ? " (offset " + s.offsetBytes() + ")" : "")
-                        + (s.sizeLimitBytes() != 0 ? " (sizelimit " + s.sizeLimitBytes() + ")" : "");
-                out.printf(fmt, s.device(), s.pid(), s.sizeBytes(), s.blockSize(), s.readOnly() ? "1" : "0",
-                        s.connections(), s.writePath(), s.transform(), file);
+                out.printf(fmt, s.device(), s.sizeLimitBytes(), s.offsetBytes(), s.readOnly() ? "1" : "0", s.image(),
+                        s.blockSize(), s.pid(), s.connections(), s.writePath(), s.transform());
             }
         }
     }
 
+    /** losetup --json's shape: one array named after the kind of device, kebab-case keys, losetup's first. */
     private static void printJson(PrintWriter out, List<Entry> entries) {
-        out.println("{\"nbddevices\": [");
+        out.println("{");
+        out.println("   \"nbddevices\": [");
         for (int i = 0; i < entries.size(); i++) {
             Entry e = entries.get(i);
-            String item = e.state() != null ? e.state().toJson()
-                    : "{\"device\": " + AttachState.quote(KernelNbd.devicePath(e.index())) + ", \"index\": " + e.index()
-                            + ", \"pid\": " + e.pid() + ", \"image\": null}";
-            out.println("  " + item + (i + 1 < entries.size() ? "," : ""));
+            AttachState s = e.state();
+            String item = s == null
+                    ? "{\"name\": " + AttachState.quote(KernelNbd.devicePath(e.index())) + ", \"back-file\": null, "
+                            + "\"pid\": " + e.pid() + "}"
+                    : "{\"name\": " + AttachState.quote(s.device()) + ", \"sizelimit\": " + s.sizeLimitBytes()
+                            + ", \"offset\": " + s.offsetBytes() + ", \"ro\": " + s.readOnly()
+                            + ", \"back-file\": " + AttachState.quote(s.image()) + ", \"log-sec\": " + s.blockSize()
+                            + ", \"size\": " + s.sizeBytes() + ", \"pid\": " + s.pid()
+                            + ", \"connections\": " + s.connections() + ", \"write-path\": "
+                            + AttachState.quote(s.writePath()) + ", \"transform\": " + AttachState.quote(s.transform())
+                            + ", \"netlink\": " + s.netlink() + "}";
+            out.println("      " + item + (i + 1 < entries.size() ? "," : ""));
         }
-        out.println("]}");
+        out.println("   ]");
+        out.println("}");
     }
 }
