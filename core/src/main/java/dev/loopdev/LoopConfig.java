@@ -10,7 +10,7 @@ import java.util.Objects;
  * @param offsetBytes    where the device starts in the file ({@code losetup --offset})
  * @param sizeLimitBytes the device's size at most, 0 for "up to the end of the file" ({@code --sizelimit})
  * @param readOnly       refuse writes; a file that cannot be opened for writing is attached read-only anyway
- * @param blockSize      logical block size, 512 or 4096
+ * @param blockSize      logical block size: 512, 1024, 2048 or 4096
  * @param writePath      mapped, positional, or auto (probe)
  * @param transform      what the backing file holds relative to what the user sees
  */
@@ -27,8 +27,8 @@ public record LoopConfig(Path file, long offsetBytes, long sizeLimitBytes, boole
         if (sizeLimitBytes < 0) {
             throw new IllegalArgumentException("size limit must not be negative");
         }
-        if (blockSize != 512 && blockSize != 4096) {
-            throw new IllegalArgumentException("block size must be 512 or 4096, not " + blockSize);
+        if (blockSize < 512 || blockSize > 4096 || Integer.bitCount(blockSize) != 1) {
+            throw new IllegalArgumentException("block size must be 512, 1024, 2048 or 4096, not " + blockSize);
         }
     }
 

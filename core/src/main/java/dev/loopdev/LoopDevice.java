@@ -13,8 +13,8 @@ import java.util.logging.Logger;
  * {@link WritePath}s chosen at attach time.
  *
  * <p>Every request holds the range locks of what it touches (writes exclusively), so overlapping writes never
- * tear a sector. With a transform on, requests are widened to whole 512-byte sectors (read-modify-write under the
- * lock) because a sector is the transform's unit.
+ * tear a sector. With a transform on, requests are widened to whole sectors of the transform (512 bytes, or a
+ * LUKS2 image's sector size; read-modify-write under the lock) because a sector is the transform's unit.
  */
 public final class LoopDevice implements BlockDevice {
     private static final Logger LOG = Logger.getLogger(LoopDevice.class.getName());
@@ -25,6 +25,8 @@ public final class LoopDevice implements BlockDevice {
     private final long size;
     private final boolean readOnly;
     private final Transform transform;
+    /** The transform's unit: requests are widened to whole units of it. */
+    private final int unit;
     private final RangeLocks locks = new RangeLocks();
     private volatile WritePath path;
     private volatile boolean closed;
@@ -36,6 +38,7 @@ public final class LoopDevice implements BlockDevice {
         this.size = size;
         this.readOnly = config.readOnly() || !file.writable;
         this.transform = config.transform();
+        this.unit = transform.sectorSize();
         this.path = path;
     }
 
@@ -47,9 +50,9 @@ public final class LoopDevice implements BlockDevice {
     /** As {@link #open(LoopConfig)}, with the mapped path's page and window sizes chosen (tests use tiny ones). */
     static LoopDevice open(LoopConfig config, int pageSize, long windowBytes) throws IOException {
         Transform t = config.transform();
-        if (!t.isIdentity() && config.offsetBytes() % Transform.SECTOR_SIZE != 0) {
+        if (!t.isIdentity() && config.offsetBytes() % t.sectorSize() != 0) {
             throw new BlockDeviceException(Errno.EINVAL, "with a transform the offset must be a multiple of "
-                    + Transform.SECTOR_SIZE + " (the transform works on whole sectors of the file)");
+                    + t.sectorSize() + " (the transform works on whole sectors of the file)");
         }
         BackingFile file = BackingFile.open(config.file(), config.readOnly());
         try {
@@ -62,8 +65,9 @@ public final class LoopDevice implements BlockDevice {
             if (config.sizeLimitBytes() > 0) {
                 size = Math.min(size, config.sizeLimitBytes());
             }
-            // As loop counts its size in whole sectors, we count it in whole logical blocks.
-            size -= size % config.blockSize();
+            // As loop counts its size in whole sectors, we count it in whole logical blocks, and in whole units
+            // of the transform (dm-crypt's sector_size).
+            size -= size % Math.max(config.blockSize(), t.sectorSize());
             WritePath path = choosePath(config, file, size, pageSize, windowBytes);
             LOG.fine(config.file() + ": " + size + " bytes at offset " + config.offsetBytes() + ", "
                     + path.kind().name().toLowerCase() + " write path, transform " + t.name()
@@ -316,15 +320,15 @@ public final class LoopDevice implements BlockDevice {
     }
 
     private boolean isSectorAligned(long pos, long n) {
-        return transform.isIdentity() || (pos % Transform.SECTOR_SIZE == 0 && n % Transform.SECTOR_SIZE == 0);
+        return transform.isIdentity() || (pos % unit == 0 && n % unit == 0);
     }
 
-    private static long alignDown(long pos) {
-        return pos - pos % Transform.SECTOR_SIZE;
+    private long alignDown(long pos) {
+        return pos - pos % unit;
     }
 
-    private static long alignUp(long pos) {
-        return alignDown(pos + Transform.SECTOR_SIZE - 1);
+    private long alignUp(long pos) {
+        return alignDown(pos + unit - 1);
     }
 
     private void assertOpen() throws BlockDeviceException {

@@ -4,13 +4,16 @@ import java.nio.ByteBuffer;
 
 /**
  * A length-preserving transform between what the device's user sees ("plain") and what the backing file holds
- * ("raw"), keyed by 512-byte sector, like the loop driver's {@code transfer_*} functions.
+ * ("raw"), keyed by sector, like the loop driver's {@code transfer_*} functions.
  *
- * <p>Calls always cover whole 512-byte sectors: {@code remaining()} is a multiple of {@link #SECTOR_SIZE} and
- * {@code sector} is the IV number of the first one, counted from the start of the backing file (the device
- * offset included, as cryptoloop counted it). Both buffers advance by the length transformed. {@code raw} and
- * {@code plain} are distinct buffer objects, but they may be views of the same memory (in-place), and
- * implementations must allow that.
+ * <p>A transform works on whole units of {@link #sectorSize()} bytes: 512, or up to 4096 for a LUKS2 image made
+ * with {@code --sector-size}, as dm-crypt's {@code sector_size}. Calls cover whole units at file positions that are
+ * multiples of the unit: {@code remaining()} is a multiple of {@code sectorSize()}, and {@code sector} is the file
+ * position of the first byte in 512-byte sectors, counted from the start of the backing file (the device offset
+ * included, as cryptoloop counted it). The sector number stays in 512-byte units whatever the unit, because that
+ * is how dm-crypt numbers its IVs unless told {@code iv_large_sectors}. Both buffers advance by the length
+ * transformed. {@code raw} and {@code plain} are distinct buffer objects, but they may be views of the same memory
+ * (in-place), and implementations must allow that.
  *
  * <p>Implementations are immutable and thread-safe.
  */
@@ -22,6 +25,11 @@ public interface Transform extends AutoCloseable {
 
     /** raw → plain, for reading. */
     void decode(ByteBuffer raw, ByteBuffer plain, long sector);
+
+    /** The unit a call covers whole, in bytes: a power of two from 512 to 4096. */
+    default int sectorSize() {
+        return SECTOR_SIZE;
+    }
 
     /** True for the identity, which lets the write paths copy without a bounce buffer and allows holes. */
     default boolean isIdentity() {

@@ -95,8 +95,10 @@ public abstract class LoopDeviceContract {
     private void runRandomOperations(Case c, long seed, int operations) throws IOException {
         Random rnd = new Random(seed);
         long fileSize = 256 * 1024;
-        int offset = c.transform.factory().get().isIdentity() ? rnd.nextInt(3) * 4096 + (rnd.nextBoolean() ? 0 : 1000)
-                : rnd.nextInt(5) * 512;
+        Transform probe = c.transform.factory().get();
+        int offset = probe.isIdentity() ? rnd.nextInt(3) * 4096 + (rnd.nextBoolean() ? 0 : 1000)
+                : rnd.nextInt(5) * probe.sectorSize();
+        probe.close();
         long deviceSize = 128 * 1024;
         Path f = image(fileSize);
         byte[] model = new byte[(int) deviceSize];

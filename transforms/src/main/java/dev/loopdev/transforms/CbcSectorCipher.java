@@ -1,7 +1,7 @@
 package dev.loopdev.transforms;
 
 /**
- * CBC per 512-byte sector, each sector its own chain from its IV: cryptoloop ({@code aes-cbc-plain}) and dm-crypt's
+ * CBC per sector (512 bytes, or dm-crypt's larger sector_size), each sector its own chain from its IV: cryptoloop ({@code aes-cbc-plain}) and dm-crypt's
  * cbc modes.
  *
  * <p>Encryption is sequential within a sector but the sectors are independent, so a chunk of several sectors runs
@@ -12,12 +12,13 @@ package dev.loopdev.transforms;
  * it came out XORed with the previous sector's last ciphertext block where it needed its own IV.
  */
 final class CbcSectorCipher extends SectorCipher {
-    private static final int BLOCKS_PER_SECTOR = SECTOR_SIZE / BLOCK;
+    private final int blocksPerSector;
     /** From this many sectors a chunk is encrypted side by side (measured: JDK 17 and 25, AES-NI with VAES). */
     static final int SIDE_BY_SIDE_SECTORS = 4;
 
-    CbcSectorCipher(CipherSpec spec, byte[] key, long ivOffset) {
-        super(spec, key, spec.ivMode() == CipherSpec.IvMode.ESSIV_SHA256 ? sha256(key) : null, ivOffset);
+    CbcSectorCipher(CipherSpec spec, byte[] key, long ivOffset, int sectorSize) {
+        super(spec, key, spec.ivMode() == CipherSpec.IvMode.ESSIV_SHA256 ? sha256(key) : null, ivOffset, sectorSize);
+        this.blocksPerSector = sectorSize / BLOCK;
     }
 
     @Override
@@ -27,12 +28,12 @@ final class CbcSectorCipher extends SectorCipher {
             return;
         }
         if (in != c.in) { // the IV is folded into the first block, and the caller's input stays untouched
-            System.arraycopy(in, inOff, c.in, 0, sectors * SECTOR_SIZE);
+            System.arraycopy(in, inOff, c.in, 0, sectors * sectorSize);
         }
         for (int s = 0; s < sectors; s++) {
-            int at = s * SECTOR_SIZE;
+            int at = s * sectorSize;
             Blocks.xor(c.in, at, c.ivs, s * BLOCK, BLOCK);
-            c.data.encryptCbc(c.in, at, SECTOR_SIZE, out, outOff + at);
+            c.data.encryptCbc(c.in, at, sectorSize, out, outOff + at);
         }
     }
 
@@ -40,19 +41,19 @@ final class CbcSectorCipher extends SectorCipher {
      * Step j encrypts lane[s] = P[s][j] ^ C[s][j-1] (C[s][-1] = IV[s]) for every sector s in one ECB call; the
      * output lane holds C[s][j], which is stored into the sector and chained into the next step's lane.
      */
-    private static void encodeSideBySide(Context c, byte[] in, int inOff, byte[] out, int outOff, int sectors) {
+    private void encodeSideBySide(Context c, byte[] in, int inOff, byte[] out, int outOff, int sectors) {
         byte[] lane = c.lane;
         byte[] chained = c.laneOut;
         int laneBytes = sectors * BLOCK;
         for (int s = 0; s < sectors; s++) {
-            xorBlock(in, inOff + s * SECTOR_SIZE, c.ivs, s * BLOCK, lane, s * BLOCK);
+            xorBlock(in, inOff + s * sectorSize, c.ivs, s * BLOCK, lane, s * BLOCK);
         }
-        for (int j = 0; j < BLOCKS_PER_SECTOR; j++) {
+        for (int j = 0; j < blocksPerSector; j++) {
             c.data.encryptEcb(lane, 0, laneBytes, chained, 0);
             int at = j * BLOCK;
-            for (int s = 0; s < sectors; s++, at += SECTOR_SIZE) {
+            for (int s = 0; s < sectors; s++, at += sectorSize) {
                 System.arraycopy(chained, s * BLOCK, out, outOff + at, BLOCK);
-                if (j + 1 < BLOCKS_PER_SECTOR) {
+                if (j + 1 < blocksPerSector) {
                     xorBlock(in, inOff + at + BLOCK, chained, s * BLOCK, lane, s * BLOCK);
                 }
             }
@@ -67,10 +68,10 @@ final class CbcSectorCipher extends SectorCipher {
 
     @Override
     void decodeChunk(Context c, byte[] in, int inOff, byte[] out, int outOff, int sectors) {
-        c.data.decryptCbc(in, inOff, sectors * SECTOR_SIZE, out, outOff);
+        c.data.decryptCbc(in, inOff, sectors * sectorSize, out, outOff);
         Blocks.xor(out, outOff, c.ivs, 0, BLOCK);
         for (int s = 1; s < sectors; s++) {
-            int at = s * SECTOR_SIZE;
+            int at = s * sectorSize;
             Blocks.xor(out, outOff + at, in, inOff + at - BLOCK, BLOCK);
             Blocks.xor(out, outOff + at, c.ivs, s * BLOCK, BLOCK);
         }

@@ -25,14 +25,19 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * is dropped. {@link #close()} wipes the key bytes and every context's engine.
  */
 abstract sealed class SectorCipher implements Transform permits CbcSectorCipher, XtsSectorCipher {
+    /** The most sectors of a chunk: 512-byte ones. */
     static final int CHUNK_SECTORS = 128;
     static final int CHUNK_BYTES = CHUNK_SECTORS * SECTOR_SIZE;
+    static final int MAX_SECTOR_SIZE = 4096;
     static final int BLOCK = BlockEngine.BLOCK_SIZE;
     /** More than the NBD server's default workers (8), so each thread usually finds its own context again. */
     private static final int POOL_SLOTS = 16;
 
     private final CipherSpec spec;
     private final long ivOffset;
+    /** The unit of one chain, and the step between the IVs of consecutive units (in 512-byte sectors). */
+    final int sectorSize;
+    private final int ivStep;
     private final byte[] dataKey;
     private final byte[] ivKey;
     private final AtomicReferenceArray<Context> idle = new AtomicReferenceArray<>(POOL_SLOTS);
@@ -73,11 +78,19 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
     /**
      * @param dataKey  the data cipher's key
      * @param ivKey    the key of the IV cipher (ESSIV's hashed key, XTS's tweak key), or null for plain IVs
-     * @param ivOffset added to the sector number to make the IV, like dm-crypt's iv_offset (cryptsetup --skip)
+     * @param ivOffset   added to the sector number to make the IV, like dm-crypt's iv_offset (cryptsetup --skip), in
+     *                   512-byte sectors
+     * @param sectorSize the unit encrypted as one chain (dm-crypt's sector_size); its IV is the number of its first
+     *                   512-byte sector plus {@code ivOffset}, as dm-crypt numbers them without iv_large_sectors
      */
-    SectorCipher(CipherSpec spec, byte[] dataKey, byte[] ivKey, long ivOffset) {
+    SectorCipher(CipherSpec spec, byte[] dataKey, byte[] ivKey, long ivOffset, int sectorSize) {
+        if (sectorSize < SECTOR_SIZE || sectorSize > MAX_SECTOR_SIZE || Integer.bitCount(sectorSize) != 1) {
+            throw new IllegalArgumentException("sector size must be 512, 1024, 2048 or 4096, not " + sectorSize);
+        }
         this.spec = spec;
         this.ivOffset = ivOffset;
+        this.sectorSize = sectorSize;
+        this.ivStep = sectorSize / SECTOR_SIZE;
         this.dataKey = dataKey.clone();
         this.ivKey = ivKey == null ? null : ivKey.clone();
         release(acquire()); // fail now, not on the first request, if the cipher is missing
@@ -112,15 +125,15 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
 
     private void convert(boolean encode, ByteBuffer from, ByteBuffer to, long sector) {
         int n = from.remaining();
-        if (n % SECTOR_SIZE != 0 || to.remaining() < n) {
-            throw new IllegalArgumentException("a transform works on whole sectors: " + n + " bytes into "
-                    + to.remaining());
+        if (n % sectorSize != 0 || to.remaining() < n || sector % ivStep != 0) {
+            throw new IllegalArgumentException("a transform works on whole sectors of " + sectorSize + " bytes: "
+                    + n + " bytes into " + to.remaining() + " at sector " + sector);
         }
         Context c = acquire();
         try {
             for (int done = 0; done < n; done += CHUNK_BYTES) {
                 int len = Math.min(CHUNK_BYTES, n - done);
-                int sectors = len / SECTOR_SIZE;
+                int sectors = len / sectorSize;
                 // Read the source in place only when the destination cannot be the same memory.
                 boolean fromArray = from.hasArray() && !(to.hasArray() && to.array() == from.array());
                 byte[] in = fromArray ? from.array() : c.in;
@@ -150,12 +163,16 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
         }
     }
 
-    /** dm-crypt's plain/plain64 generators, then the IV cipher if there is one (ESSIV; XTS's first tweak). */
+    /**
+     * dm-crypt's plain/plain64 generators, then the IV cipher if there is one (ESSIV; XTS's first tweak). {@code
+     * first} is the first sector's number in 512-byte sectors; each following sector's is {@code sectorSize / 512}
+     * more.
+     */
     private void makeIvs(Context c, long first, int sectors) {
         byte[] target = c.iv == null ? c.ivs : c.ivPlain;
         boolean plain32 = spec.ivMode() == CipherSpec.IvMode.PLAIN;
         for (int s = 0; s < sectors; s++) {
-            long iv = first + s;
+            long iv = first + (long) s * ivStep;
             Blocks.putLong(target, s * BLOCK, plain32 ? iv & 0xFFFF_FFFFL : iv);
             Blocks.putLong(target, s * BLOCK + 8, 0L);
         }
@@ -200,6 +217,11 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
     @SuppressWarnings("deprecation") // Thread.threadId() is JDK 19+; getId() is the same number
     private static int homeSlot() {
         return (int) Thread.currentThread().getId() & (POOL_SLOTS - 1);
+    }
+
+    @Override
+    public final int sectorSize() {
+        return sectorSize;
     }
 
     @Override

@@ -21,6 +21,14 @@ public final class Transforms {
      * @param ivOffset added to the sector number for the IV (dm-crypt's iv_offset); cipher specs only
      */
     public static Transform create(String spec, byte[] key, long ivOffset) {
+        return create(spec, key, ivOffset, Transform.SECTOR_SIZE);
+    }
+
+    /**
+     * As {@link #create(String, byte[], long)}, encrypting units of {@code sectorSize} bytes (dm-crypt's
+     * {@code sector_size}: 512, 1024, 2048 or 4096; cipher specs only), whose IVs count 512-byte sectors.
+     */
+    public static Transform create(String spec, byte[] key, long ivOffset, int sectorSize) {
         switch (spec) {
             case "none":
                 return Transform.NONE;
@@ -28,11 +36,15 @@ public final class Transforms {
                 if (ivOffset != 0) {
                     throw new IllegalArgumentException("xor takes no IV offset");
                 }
+                if (sectorSize != Transform.SECTOR_SIZE) {
+                    throw new IllegalArgumentException("xor works on 512-byte sectors only");
+                }
                 return new XorTransform(key);
             default:
                 CipherSpec cs = CipherSpec.parse(spec);
                 cs.checkKeyBytes(key.length);
-                return cs.isXts() ? new XtsSectorCipher(cs, key, ivOffset) : new CbcSectorCipher(cs, key, ivOffset);
+                return cs.isXts() ? new XtsSectorCipher(cs, key, ivOffset, sectorSize)
+                        : new CbcSectorCipher(cs, key, ivOffset, sectorSize);
         }
     }
 

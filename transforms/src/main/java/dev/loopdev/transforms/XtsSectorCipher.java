@@ -1,7 +1,7 @@
 package dev.loopdev.transforms;
 
 /**
- * XTS (IEEE 1619) per 512-byte sector, as dm-crypt's {@code xts-plain64}: the key is two cipher keys, the first for
+ * XTS (IEEE 1619) per sector (512 bytes, or dm-crypt's larger sector_size), as dm-crypt's {@code xts-plain64}: the key is two cipher keys, the first for
  * the data, the second for the tweak; a sector's first tweak is its IV encrypted under the second key, and each
  * following block's tweak is the previous one times x in GF(2^128) (little-endian, x^128 + x^7 + x^2 + x + 1).
  * Sectors are whole blocks, so there is no ciphertext stealing.
@@ -14,16 +14,17 @@ package dev.loopdev.transforms;
  * within the noise, -5% to +4%, so the chunk goes whole.)
  */
 final class XtsSectorCipher extends SectorCipher {
-    private static final int BLOCKS_PER_SECTOR = SECTOR_SIZE / BLOCK;
+    private final int blocksPerSector;
 
-    XtsSectorCipher(CipherSpec spec, byte[] key, long ivOffset) {
+    XtsSectorCipher(CipherSpec spec, byte[] key, long ivOffset, int sectorSize) {
         super(spec, java.util.Arrays.copyOfRange(key, 0, key.length / 2),
-                java.util.Arrays.copyOfRange(key, key.length / 2, key.length), ivOffset);
+                java.util.Arrays.copyOfRange(key, key.length / 2, key.length), ivOffset, sectorSize);
+        this.blocksPerSector = sectorSize / BLOCK;
     }
 
     @Override
     void encodeChunk(Context c, byte[] in, int inOff, byte[] out, int outOff, int sectors) {
-        int len = sectors * SECTOR_SIZE;
+        int len = sectors * sectorSize;
         tweaks(c.ivs, sectors, c.tweaks);
         xor(in, inOff, c.tweaks, c.in, 0, len);
         c.data.encryptEcb(c.in, 0, len, c.out, 0);
@@ -32,7 +33,7 @@ final class XtsSectorCipher extends SectorCipher {
 
     @Override
     void decodeChunk(Context c, byte[] in, int inOff, byte[] out, int outOff, int sectors) {
-        int len = sectors * SECTOR_SIZE;
+        int len = sectors * sectorSize;
         tweaks(c.ivs, sectors, c.tweaks);
         xor(in, inOff, c.tweaks, c.in, 0, len);
         c.data.decryptEcb(c.in, 0, len, c.out, 0);
@@ -43,11 +44,11 @@ final class XtsSectorCipher extends SectorCipher {
      * Lays out the tweak of every block of {@code sectors} sectors in {@code t}, from each sector's first tweak in
      * {@code firstTweaks}; a tweak is its (low, high) 64-bit halves, little-endian, as the block it is XORed with.
      */
-    private static void tweaks(byte[] firstTweaks, int sectors, byte[] t) {
+    private void tweaks(byte[] firstTweaks, int sectors, byte[] t) {
         for (int s = 0, k = 0; s < sectors; s++) {
             long lo = Blocks.getLong(firstTweaks, s * BLOCK);
             long hi = Blocks.getLong(firstTweaks, s * BLOCK + 8);
-            for (int b = 0; b < BLOCKS_PER_SECTOR; b++, k += BLOCK) {
+            for (int b = 0; b < blocksPerSector; b++, k += BLOCK) {
                 Blocks.putLong(t, k, lo);
                 Blocks.putLong(t, k + 8, hi);
                 long carry = hi >> 63; // all ones when x^127 is set: reduce by x^7 + x^2 + x + 1

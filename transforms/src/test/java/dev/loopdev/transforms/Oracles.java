@@ -33,10 +33,16 @@ final class Oracles {
 
     /** The oracle's encryption or decryption of whole sectors, the first one having IV sector {@code ivSector}. */
     byte[] crypt(boolean encrypt, String spec, byte[] key, long ivSector, byte[] data) throws IOException {
+        return crypt(encrypt, spec, key, ivSector, data, 512);
+    }
+
+    /** As above, over units of {@code sectorSize} bytes (dm-crypt's sector_size), IVs counted in 512-byte sectors. */
+    byte[] crypt(boolean encrypt, String spec, byte[] key, long ivSector, byte[] data, int sectorSize)
+            throws IOException {
         Path in = Files.write(dir.resolve("oracle-in"), data);
         Path out = dir.resolve("oracle-out");
         run(List.of(PYTHON, script.toString(), encrypt ? "encrypt" : "decrypt", spec, HEX.formatHex(key),
-                Long.toUnsignedString(ivSector), in.toString(), out.toString()), null);
+                Long.toUnsignedString(ivSector), in.toString(), out.toString(), String.valueOf(sectorSize)), null);
         return Files.readAllBytes(out);
     }
 
