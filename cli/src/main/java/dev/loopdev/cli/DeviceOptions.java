@@ -27,7 +27,7 @@ final class DeviceOptions {
             description = "Size of the device at most (losetup's --sizelimit); 0: up to the end of the file.")
     String sizeLimit;
 
-    @Option(names = {"-b", "--block-size"}, paramLabel = "512|4096", defaultValue = "512",
+    @Option(names = {"-b", "--block-size"}, paramLabel = "512|1024|2048|4096", defaultValue = "512",
             description = "Logical block size (losetup's --sector-size). The device's size is a whole number of "
                     + "blocks; bytes beyond the last whole block are left out, and the log says so.")
     int blockSize;
@@ -48,8 +48,8 @@ final class DeviceOptions {
         offsetBytes();
         sizeLimitBytes();
         writePathKind();
-        if (blockSize != 512 && blockSize != 4096) {
-            throw new IllegalArgumentException("--block-size: must be 512 or 4096, not " + blockSize);
+        if (blockSize < 512 || blockSize > 4096 || Integer.bitCount(blockSize) != 1) {
+            throw new IllegalArgumentException("--block-size: must be 512, 1024, 2048 or 4096, not " + blockSize);
         }
     }
 
