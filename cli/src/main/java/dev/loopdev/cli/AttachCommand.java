@@ -70,8 +70,9 @@ final class AttachCommand implements Callable<Integer> {
     /** Runs this command again with --foreground in a new process, and returns when that one says it is ready. */
     private int startInBackground() throws Exception {
         List<String> cmd = new ArrayList<>(Relaunch.javaCommand());
-        List<String> args = spec.commandLine().getParseResult().originalArgs(); // the whole command line
-        cmd.addAll(args.subList(args.indexOf("attach"), args.size()));
+        List<String> args = spec.commandLine().getParseResult().originalArgs(); // attach's, or the whole line
+        cmd.add("attach");
+        cmd.addAll(args.subList(args.indexOf("attach") + 1, args.size()));
         cmd.add("--foreground");
         cmd.add("--notify-ready");
         Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))

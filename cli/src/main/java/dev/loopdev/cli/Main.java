@@ -3,6 +3,7 @@ package dev.loopdev.cli;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
+import java.util.Arrays;
 import java.util.Properties;
 import java.util.logging.Logger;
 import picocli.CommandLine;
@@ -42,6 +43,11 @@ public final class Main {
 
     /** Runs the command line and returns the exit status. */
     public static int run(String... args) {
+        // JNA opens libc with dlopen(3); only its fallback search path needs the platform's library directories,
+        // and finding them runs "ldconfig -p" in a child process at every start (a tenth of a serve's start-up).
+        if (System.getProperty("jna.platform.library.path") == null) {
+            System.setProperty("jna.platform.library.path", "/usr/lib:/lib");
+        }
         Logs.configure();
         Thread.setDefaultUncaughtExceptionHandler((t, e) -> {
             Logger.getLogger(Main.class.getName()).severe(t.getName() + ": " + Cli.describe(e));
@@ -50,7 +56,8 @@ public final class Main {
             }
         });
         try {
-            return commandLine().execute(args);
+            CommandLine only = args.length == 0 ? null : subcommand(args[0]);
+            return only != null ? only.execute(Arrays.copyOfRange(args, 1, args.length)) : commandLine().execute(args);
         } catch (Throwable e) { // an Error picocli lets through: still one line
             System.err.println(Logs.PROGRAM + ": " + Cli.describe(e));
             if (DEBUG) {
@@ -62,7 +69,36 @@ public final class Main {
 
     /** The whole command tree, with loopdev's logging, error reporting and exit codes. */
     static CommandLine commandLine() {
-        CommandLine cl = new CommandLine(new Main());
+        CommandLine cl = configure(new CommandLine(new Main()));
+        for (CommandLine sub : cl.getSubcommands().values()) {
+            configure(sub);
+        }
+        return cl;
+    }
+
+    /**
+     * The subcommand {@code name} on its own, named "loopdev NAME" in its messages, or null if there is no such
+     * one (or it is {@code help}, which needs the others). Start-up: picocli's model of every subcommand was half
+     * the CPU a {@code serve} spent before it listened; a command line that starts with its subcommand, as every
+     * real one does, builds only that one.
+     */
+    static CommandLine subcommand(String name) {
+        for (Class<?> c : Main.class.getAnnotation(Command.class).subcommands()) {
+            if (c != CommandLine.HelpCommand.class && c.getAnnotation(Command.class).name().equals(name)) {
+                try {
+                    CommandLine cl = new CommandLine(CommandLine.defaultFactory().create(c));
+                    cl.setCommandName(Logs.PROGRAM + " " + name);
+                    return configure(cl);
+                } catch (Exception e) {
+                    throw new IllegalStateException(name + ": " + e, e);
+                }
+            }
+        }
+        return null;
+    }
+
+    private static CommandLine configure(CommandLine cl) {
+        cl.getCommandSpec().versionProvider(new Version());
         cl.setExecutionStrategy(parsed -> {
             Logs.level(LogOptions.levelOf(parsed));
             return new CommandLine.RunLast().execute(parsed);

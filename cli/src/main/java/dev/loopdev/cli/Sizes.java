@@ -45,14 +45,14 @@ final class Sizes {
         }
     }
 
-    /** {@code 1073741824 (1 GiB)}: the exact figure, and a rounded one people read. */
+    /** {@code 1073741824 bytes (1 GiB)}: the exact figure, and a rounded one people read. */
     static String show(long bytes) {
         if (bytes < 1024) {
             return bytes + " bytes";
         }
         int power = (63 - Long.numberOfLeadingZeros(bytes)) / 10;
-        double v = bytes / Math.pow(1024, power);
-        String rounded = v == Math.rint(v) ? String.valueOf((long) v) : String.format(Locale.ROOT, "%.1f", v);
-        return bytes + " bytes (" + rounded + " " + "KMGTPE".charAt(power - 1) + "iB)";
+        long tenths = Math.round(bytes * 10.0 / (1L << (10 * power)));
+        String rounded = tenths % 10 == 0 ? Long.toString(tenths / 10) : tenths / 10 + "." + tenths % 10;
+        return bytes + " bytes (" + rounded + " " + UNITS.charAt(power - 1) + "iB)";
     }
 }
