@@ -69,10 +69,11 @@ install_cmd() {
 
 deb_cmd() {
   [ $# -le 1 ] || die "deb: usage: ./loopdev deb [DIR]"
-  local out=${1:-.} stage
+  local out=${1:-.}
   need_tool dpkg-deb dpkg
   stage=$(mktemp -d)
   trap 'rm -rf "$stage"' EXIT
+  chmod 0755 "$stage"
   install_tree /usr "$stage"
   install -d -m 0755 "$stage/DEBIAN"
   cat > "$stage/DEBIAN/control" <<EOF
