@@ -233,6 +233,30 @@ class CliContractIT {
         }
     }
 
+    /** A plain-mode transform has no header to check a key against: said once, and named in the INFO line. */
+    @Test
+    void plainModeSaysAWrongKeyCannotBeDetected() {
+        Path a = Images.sparse(dir, "a.img", MiB);
+        Path b = Images.sparse(dir, "b.img", MiB);
+        Path key = Images.keyFile(dir, Variant.KEY);
+        try (LoopdevServer server = LoopdevServer.unix(dir, a, "--export", "b=" + b, "--transform", "xor",
+                "--key-file", key.toString())) {
+            server.stop();
+            String log = server.stderr();
+            assertEquals(1, log.lines().filter(l -> l.equals("loopdev: warning: xor keeps no header, so a wrong key "
+                    + "cannot be detected: the device then reads as garbage (check what you see before writing)"))
+                    .count(), log);
+            assertTrue(log.contains("loopdev: " + a + ": export '', 1048576 bytes (1 MiB), mapped write path, "
+                    + "transform xor\n"), log);
+            assertTrue(log.contains("loopdev: " + b + ": export 'b', 1048576 bytes (1 MiB), mapped write path, "
+                    + "transform xor\n"), log);
+        }
+        try (LoopdevServer server = LoopdevServer.unix(dir, a)) {
+            server.stop();
+            assertFalse(server.stderr().contains("header"), server.stderr());
+        }
+    }
+
     /** losetup --json's shape, and a table with headers or nothing (as losetup -l), with no device attached. */
     @Test
     void listInLosetupsShape() {
