@@ -45,7 +45,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--unix", paramLabel = "PATH", description = "Unix socket to listen on.")
     Path unix;
 
-    @Option(names = "--export", paramLabel = "NAME[=IMAGE]",
+    @Option(names = "--export", paramLabel = "NAME=IMAGE|NAME",
             description = "NAME=IMAGE adds an export (repeatable); a bare NAME names IMAGE's export (default: the "
                     + "empty name). The first export is also the default one.")
     List<String> exportSpecs = new ArrayList<>();
