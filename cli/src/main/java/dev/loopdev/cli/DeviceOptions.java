@@ -4,6 +4,7 @@ import dev.loopdev.LoopConfig;
 import dev.loopdev.LoopDevice;
 import dev.loopdev.Transform;
 import dev.loopdev.WritePathKind;
+import dev.loopdev.luks.LuksDevices;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -12,7 +13,7 @@ import java.util.logging.Logger;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** The options every command that opens a device shares, as losetup's. */
+/** The options every command that opens a device shares, as losetup's and cryptsetup open's. */
 final class DeviceOptions {
     private static final Logger LOG = Logger.getLogger(DeviceOptions.class.getName());
 
@@ -24,12 +25,14 @@ final class DeviceOptions {
     String offset;
 
     @Option(names = {"--size-limit", "--sizelimit"}, paramLabel = "SIZE", defaultValue = "0",
-            description = "Size of the device at most (losetup's --sizelimit); 0: up to the end of the file.")
+            description = "Size of the device at most (losetup's --sizelimit); 0: up to the end of the file (or of "
+                    + "the LUKS segment).")
     String sizeLimit;
 
     @Option(names = {"-b", "--block-size"}, paramLabel = "512|1024|2048|4096", defaultValue = "512",
-            description = "Logical block size (losetup's --sector-size). The device's size is a whole number of "
-                    + "blocks; bytes beyond the last whole block are left out, and the log says so.")
+            description = "Logical block size (losetup's --sector-size; at least a LUKS image's sector size). The "
+                    + "device's size is a whole number of blocks; bytes beyond the last whole block are left out, "
+                    + "and the log says so.")
     int blockSize;
 
     @Option(names = "--write-path", paramLabel = "auto|mapped|positional", defaultValue = "auto",
@@ -39,6 +42,9 @@ final class DeviceOptions {
 
     @Mixin
     TransformOptions transform = new TransformOptions();
+
+    @Mixin
+    LuksOptions luks = new LuksOptions();
 
     /** Whether the plain-mode warning was given: once per process, however many devices. */
     private static boolean warnedNoHeader;
@@ -53,29 +59,55 @@ final class DeviceOptions {
         }
     }
 
-    /** Opens the device the options describe over {@code image}. */
+    /**
+     * Opens the device the options describe over {@code image}: a LUKS image's data segment (the header found by
+     * itself, or --header), unlocked with the passphrase, or the window and plain transform of the options.
+     */
     LoopDevice open(Path image) throws IOException {
         check();
         Images.check(image);
         long off = offsetBytes();
         long limit = sizeLimitBytes();
-        Transform t = transform.create("none", off, false);
+        WritePathKind kind = writePathKind();
+        LoopConfig config;
+        boolean plainMode = false;
+        if (LuksDevices.isLuks(luks.mode(), image, luks.header)) {
+            String plain = off != 0 ? "--offset" : transform.plainOptionGiven();
+            if (plain != null) {
+                throw new IllegalArgumentException(plain + " cannot be used with a LUKS image: the header says it ("
+                        + (luks.header != null ? luks.header : image) + "; --luks off ignores the header)");
+            }
+            config = LuksDevices.unlock(image, luks.header, transform.key.source(), luks.keySlot);
+            if (limit > 0) {
+                config = config.withSizeLimit(config.sizeLimitBytes() > 0 ? Math.min(limit, config.sizeLimitBytes())
+                        : limit);
+            }
+            config = config.withBlockSize(Math.max(blockSize, config.blockSize()));
+        } else {
+            if (luks.keySlot >= 0) {
+                throw new IllegalArgumentException("--key-slot needs a LUKS image");
+            }
+            Transform t = transform.request().create("none", off, false);
+            config = new LoopConfig(image, off, limit, readOnly, blockSize, kind, t);
+            plainMode = !t.isIdentity();
+        }
+        config = config.withReadOnly(readOnly).withWritePath(kind);
         LoopDevice dev;
         try {
-            dev = LoopDevice.open(new LoopConfig(image, off, limit, readOnly, blockSize, writePathKind(), t));
+            dev = LoopDevice.open(config);
         } catch (IOException e) {
-            t.close();
+            config.transform().close();
             throw Cli.about(image, e);
         } catch (RuntimeException e) {
-            t.close();
+            config.transform().close();
             throw e;
         }
-        if (!t.isIdentity() && !warnedNoHeader) {
+        if (plainMode && !warnedNoHeader) {
             warnedNoHeader = true;
-            LOG.warning(t.name() + " keeps no header, so a wrong key cannot be detected: the device then reads "
-                    + "as garbage (check what you see before writing)");
+            LOG.warning(config.transform().name() + " keeps no header, so a wrong key cannot be detected: the "
+                    + "device then reads as garbage (check what you see before writing)");
         }
-        reportRounding(image, off, limit, dev.size());
+        reportRounding(dev);
         return dev;
     }
 
@@ -87,16 +119,19 @@ final class DeviceOptions {
     }
 
     /** A device a little smaller than asked for says so: the bytes past the last whole block are left out. */
-    private void reportRounding(Path image, long off, long limit, long deviceBytes) throws IOException {
+    private static void reportRounding(LoopDevice dev) throws IOException {
+        LoopConfig c = dev.config();
         long fileBytes;
-        try (FileChannel ch = FileChannel.open(image)) {
+        try (FileChannel ch = FileChannel.open(c.file())) {
             fileBytes = ch.size(); // a block device's size too, unlike Files.size
         }
-        long asked = limit > 0 ? Math.min(limit, fileBytes - off) : fileBytes - off;
-        if (deviceBytes < asked) {
-            LOG.warning(image + ": " + asked + " bytes" + (limit > 0 && limit <= fileBytes - off ? " (--size-limit)"
-                    : "") + " rounded down to " + deviceBytes + ", a whole number of " + blockSize
-                    + "-byte blocks; the last " + (asked - deviceBytes) + " bytes are not part of the device");
+        long available = fileBytes - c.offsetBytes();
+        long asked = c.sizeLimitBytes() > 0 ? Math.min(c.sizeLimitBytes(), available) : available;
+        if (dev.size() < asked) {
+            LOG.warning(c.file() + ": " + asked + " bytes" + (c.sizeLimitBytes() > 0 && c.sizeLimitBytes() <= available
+                    ? " (--size-limit)" : "") + " rounded down to " + dev.size() + ", a whole number of "
+                    + dev.blockSize() + "-byte blocks; the last " + (asked - dev.size())
+                    + " bytes are not part of the device");
         }
     }
 

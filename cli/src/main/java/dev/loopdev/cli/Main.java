@@ -30,6 +30,7 @@ import picocli.CommandLine.ParameterException;
             FuseCommand.class,
             EncryptCommand.class,
             DecryptCommand.class,
+            LuksCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main {
@@ -55,10 +56,15 @@ public final class Main {
                 e.printStackTrace();
             }
         });
+        CommandLine only = args.length == 0 ? null : subcommand(args[0]);
+        return only != null ? execute(only, Arrays.copyOfRange(args, 1, args.length)) : execute(commandLine(), args);
+    }
+
+    /** Executes a configured command line: whatever it throws, an Error included, is one line and status 1. */
+    static int execute(CommandLine cl, String... args) {
         try {
-            CommandLine only = args.length == 0 ? null : subcommand(args[0]);
-            return only != null ? only.execute(Arrays.copyOfRange(args, 1, args.length)) : commandLine().execute(args);
-        } catch (Throwable e) { // an Error picocli lets through: still one line
+            return cl.execute(args);
+        } catch (Throwable e) { // an Error picocli lets through
             System.err.println(Logs.PROGRAM + ": " + Cli.describe(e));
             if (DEBUG) {
                 e.printStackTrace();
@@ -69,11 +75,7 @@ public final class Main {
 
     /** The whole command tree, with loopdev's logging, error reporting and exit codes. */
     static CommandLine commandLine() {
-        CommandLine cl = configure(new CommandLine(new Main()));
-        for (CommandLine sub : cl.getSubcommands().values()) {
-            configure(sub);
-        }
-        return cl;
+        return configure(new CommandLine(new Main()));
     }
 
     /**
@@ -97,8 +99,9 @@ public final class Main {
         return null;
     }
 
-    private static CommandLine configure(CommandLine cl) {
-        cl.getCommandSpec().versionProvider(new Version());
+    /** loopdev's logging, error reporting and exit codes for {@code cl}; the version for it and every subcommand. */
+    static CommandLine configure(CommandLine cl) {
+        setVersion(cl);
         cl.setExecutionStrategy(parsed -> {
             Logs.level(LogOptions.levelOf(parsed));
             return new CommandLine.RunLast().execute(parsed);
@@ -112,6 +115,13 @@ public final class Main {
             return e instanceof IllegalArgumentException ? EXIT_USAGE : EXIT_RUNTIME;
         });
         return cl;
+    }
+
+    private static void setVersion(CommandLine cl) {
+        cl.getCommandSpec().versionProvider(new Version());
+        for (CommandLine sub : cl.getSubcommands().values()) {
+            setVersion(sub);
+        }
     }
 
     /** What picocli could not parse: the reason, and where help is, as coreutils say it. */

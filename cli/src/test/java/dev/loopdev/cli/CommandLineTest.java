@@ -59,6 +59,34 @@ class CommandLineTest {
         }
     }
 
+    /** An Error out of a command (OutOfMemoryError, say) is one line and status 1, never a stack trace. */
+    @Test
+    void anErrorIsOneLine() {
+        @CommandLine.Command(name = "thrower")
+        class Thrower implements java.util.concurrent.Callable<Integer> {
+            @Override
+            public Integer call() {
+                throw new OutOfMemoryError("Requested array size exceeds VM limit");
+            }
+        }
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true));
+        try {
+            assertEquals(1, Main.execute(Main.configure(new CommandLine(new Thrower()))));
+        } finally {
+            System.setErr(err);
+        }
+        assertEquals("loopdev: out of memory (Requested array size exceeds VM limit)\n", captured.toString());
+    }
+
+    @Test
+    void everyCommandHasTheVersion() {
+        for (CommandLine cl : everyCommand()) {
+            assertTrue(cl.getCommandSpec().version()[0].startsWith("loopdev "), cl::getCommandName);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"--bogus", "serve --bogus", "serve --block-size many x.img", "fuse", "encrypt a.img",
         "list extra"})
