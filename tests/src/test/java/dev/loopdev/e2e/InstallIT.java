@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * root, never builds, has picocli's man pages and bash completion, and its systemd units check out and serve an
  * image when systemd hands them the socket.
  */
+@Timeout(600) // an install formats man pages and records a class-data archive
 class InstallIT {
     private static final Duration INSTALL_TIMEOUT = Duration.ofMinutes(5);
     /** nobody: no home directory, no groups. */

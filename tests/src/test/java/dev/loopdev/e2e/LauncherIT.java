@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
  * not build twice or break each other's build; once built, it runs at once. On a copy of the sources, so that the
  * build under test is not the one the other tests use.
  */
+@Timeout(600) // a whole build of the copy, on a machine other builds share
 class LauncherIT {
     private static final Duration BUILD_TIMEOUT = Duration.ofMinutes(10);
 

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * without an error, backgrounded servers included. A block is left out only with a comment before it that says
  * why, and only the blocks that need what this host lacks (the nbd module) or that would install system-wide.
  */
+@Timeout(900) // mkfs through FUSE and Argon2 key derivation, as the README runs them
 class ReadmeIT {
     private static final String SKIP = "<!-- not run by ReadmeIT: ";
 

@@ -13,8 +13,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * SIGINT, SIGTERM and SIGHUP each stop serve and fuse the way qemu-nbd and nbdkit stop: flushed, logged, exit 0.
- * Started as a script starts a server, in the background of a non-interactive shell, which starts it with SIGINT
- * ignored; {@code kill -INT; wait} must still end it.
+ * Started as a script often starts a server: in the background, with SIGINT ignored (a non-interactive shell does
+ * that to background jobs; here {@code trap '' INT} makes sure of it, whatever started the shell); {@code kill
+ * -INT; wait} must still end it.
  */
 class SignalsIT {
     private static final long MiB = 1 << 20;
@@ -32,13 +33,14 @@ class SignalsIT {
         Path image = Images.sparse(dir, "disk.img", 4 * MiB);
         Path data = Images.random(dir, "data.bin", MiB, 11);
         String uri = "nbd+unix:///?socket=" + dir.resolve("nbd.sock");
-        // A background job of this shell starts with SIGINT ignored (bash without job control): shown with a
-        // sleep, whose mask nothing changes. Then the server is written to, signalled, and waited for.
+        // Started with SIGINT ignored, shown with a sleep started the same way, whose mask nothing changes. Then
+        // the server is written to, signalled, and waited for.
         String script = """
-                sleep 60 & s=$!
+                (trap '' INT; exec sleep 60) & s=$!
+                sleep 0.2
                 echo "SigIgn $(awk '/^SigIgn/ {print $2}' /proc/$s/status)"
                 kill $s
-                $LOOPDEV serve "$DIR/disk.img" --unix "$DIR/nbd.sock" 2> "$DIR/serve.log" > /dev/null &
+                (trap '' INT; exec $LOOPDEV serve "$DIR/disk.img" --unix "$DIR/nbd.sock" 2> "$DIR/serve.log" > /dev/null) &
                 pid=$!
                 for i in $(seq 600); do nbdinfo --size "$URI" > /dev/null 2>&1 && break; sleep 0.1; done
                 nbdcopy "$DIR/data.bin" "$URI"
@@ -64,7 +66,7 @@ class SignalsIT {
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         Path data = Images.random(dir, "data.bin", MiB, 12);
         String script = """
-                $LOOPDEV fuse "$DIR/disk.img" "$DIR/mnt" 2> "$DIR/fuse.log" > /dev/null &
+                (trap '' INT; exec $LOOPDEV fuse "$DIR/disk.img" "$DIR/mnt" 2> "$DIR/fuse.log" > /dev/null) &
                 pid=$!
                 for i in $(seq 600); do test -f "$DIR/mnt/disk" && break; sleep 0.1; done
                 dd if="$DIR/data.bin" of="$DIR/mnt/disk" bs=64k conv=notrunc status=none
