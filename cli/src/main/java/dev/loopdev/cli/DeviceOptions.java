@@ -1,5 +1,7 @@
 package dev.loopdev.cli;
 
+import dev.loopdev.BlockDeviceException;
+import dev.loopdev.Errno;
 import dev.loopdev.LoopConfig;
 import dev.loopdev.LoopDevice;
 import dev.loopdev.Transform;
@@ -71,6 +73,7 @@ final class DeviceOptions {
         WritePathKind kind = writePathKind();
         LoopConfig config;
         boolean plainMode = false;
+        LuksDevices.checkNoConversionUnderway(image);
         if (LuksDevices.isLuks(luks.mode(), image, luks.header)) {
             String plain = off != 0 ? "--offset" : transform.plainOptionGiven();
             if (plain != null) {
@@ -95,6 +98,13 @@ final class DeviceOptions {
         LoopDevice dev;
         try {
             dev = LoopDevice.open(config);
+        } catch (BlockDeviceException e) {
+            config.transform().close();
+            if (kind == WritePathKind.MAPPED && e.errno() == Errno.ENOTSUP) {
+                throw new BlockDeviceException(e.errno(), image + " cannot be memory-mapped; use --write-path "
+                        + "positional or auto", e);
+            }
+            throw Cli.about(image, e);
         } catch (IOException e) {
             config.transform().close();
             throw Cli.about(image, e);

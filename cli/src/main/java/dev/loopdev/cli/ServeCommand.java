@@ -122,7 +122,7 @@ final class ServeCommand implements Callable<Integer> {
                 Shutdown.onUsr1(() -> printStats(exports));
             }
             int status;
-            try (NbdServer server = new NbdServer(exports, NbdServer.Tuning.defaults())) {
+            try (NbdServer server = new NbdServer(exports, Cli.tuning())) {
                 server.tls(tlsMode, tls.credentials());
                 status = serve(server, exports.get(0).name(), tcpChannel, unixPath, activated, shutdown, created);
             }

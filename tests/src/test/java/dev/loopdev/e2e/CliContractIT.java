@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -177,7 +179,7 @@ class CliContractIT {
         try (LoopdevServer server = LoopdevServer.unix(dir, image)) {
             Tools.ok("nbdinfo", server.uri());
             server.stop();
-            normal = server.stderr().replaceFirst("--- loopdev serve stderr ---\n", "");
+            normal = server.stderr().replaceFirst("--- loopdev stderr ---\n", "");
         }
         assertTrue(normal.contains("loopdev: " + image + ": export '', 1048576 bytes (1 MiB), mapped write path\n"),
                 normal);
@@ -188,14 +190,14 @@ class CliContractIT {
         try (LoopdevServer server = LoopdevServer.unix(dir, image, "-v")) {
             Tools.ok("nbdinfo", server.uri());
             server.stop();
-            verbose = server.stderr().replaceFirst("--- loopdev serve stderr ---\n", "");
+            verbose = server.stderr().replaceFirst("--- loopdev stderr ---\n", "");
         }
         assertTrue(verbose.contains("loopdev: debug: "), verbose);
         assertAllLinesLoopdev(verbose);
         try (LoopdevServer server = LoopdevServer.unix(dir, image, "--quiet")) {
             Tools.ok("nbdinfo", server.uri());
             server.stop();
-            assertEquals("--- loopdev serve stderr ---\n", server.stderr());
+            assertEquals("--- loopdev stderr ---\n", server.stderr());
         }
     }
 
@@ -204,9 +206,9 @@ class CliContractIT {
     void fuseLogsInTheSameFormat() throws Exception {
         Path image = Images.sparse(dir, "disk.img", MiB);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
-        try (FuseProcess fuse = FuseProcess.fuse(dir, image, mnt, "-v")) {
+        try (LoopdevServer fuse = LoopdevServer.fuse(dir, image, mnt, "-v")) {
             fuse.stop();
-            String log = fuse.log().replaceFirst("--- loopdev stderr ---\n", "");
+            String log = fuse.stderr().replaceFirst("--- loopdev stderr ---\n", "");
             assertTrue(log.contains("loopdev: SIGTERM: unmounting " + mnt), log);
             assertAllLinesLoopdev(log);
         }
