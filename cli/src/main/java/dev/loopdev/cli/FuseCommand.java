@@ -11,6 +11,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code loopdev fuse IMAGE MOUNTPOINT}: the device as one file in a FUSE mount, {@code MOUNTPOINT/disk}, which
@@ -47,10 +49,27 @@ final class FuseCommand implements Callable<Integer> {
     DeviceOptions device;
 
     @Mixin
+    Readiness ready = new Readiness();
+
+    @Mixin
     LogOptions log;
+
+    @Spec
+    CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
+        if (ready.mustFork()) {
+            return ready.forkAndWait(spec, device.transform.key.source().isStdin());
+        }
+        try {
+            return mountAndServe();
+        } finally {
+            ready.close();
+        }
+    }
+
+    private int mountAndServe() throws Exception {
         FuseOptions options = FuseOptions.defaults().withFileName(name).withDirectIo(!pageCache)
                 .withSingleThreaded(singleThreaded).withDebug(fuseDebug);
         FuseMount.checkMountPoint(mountpoint);
@@ -59,21 +78,22 @@ final class FuseCommand implements Callable<Integer> {
             FuseMount mount = FuseMount.mount(dev, mountpoint, options);
             // The device is closed (flushed) only after the unmount is complete: until then the kernel may still
             // send requests. A signal unmounts; so does fusermount -u from outside; either way the loop ends.
-            Thread onSignal = new Thread(() -> unmountOn(shutdown, mount), "loopdev-fuse-signals");
+            Thread onSignal = new Thread(() -> unmountOn(shutdown, mount, ready), "loopdev-fuse-signals");
             onSignal.setDaemon(true);
             onSignal.start();
-            System.out.println("loopdev: " + image + " attached as " + mount.file() + " (" + DeviceOptions.describe(dev)
-                    + "); stop with Ctrl-C or fusermount -u " + mountpoint);
-            System.out.flush();
+            ready.ready("loopdev: " + image + " attached as " + mount.file() + " (" + DeviceOptions.describe(dev)
+                    + "); stop with " + (ready.forked ? "" : "Ctrl-C or ") + "fusermount -u " + mountpoint);
             int status = mount.awaitUnmount();
+            ready.stopping();
             mount.close();
             return status == 0 ? 0 : 1;
         }
     }
 
-    private static void unmountOn(Shutdown shutdown, FuseMount mount) {
+    private static void unmountOn(Shutdown shutdown, FuseMount mount, Readiness ready) {
         try {
             String why = shutdown.await();
+            ready.stopping();
             LOG.info(why + ": unmounting " + mount.mountPoint());
             mount.close();
         } catch (InterruptedException e) {

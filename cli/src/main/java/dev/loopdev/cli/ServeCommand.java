@@ -24,6 +24,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code loopdev serve IMAGE}: serve files over NBD until SIGINT or SIGTERM, or, with {@code --run}, until a command
@@ -71,13 +73,35 @@ final class ServeCommand implements Callable<Integer> {
     boolean stats;
 
     @Mixin
+    Readiness ready = new Readiness();
+
+    @Mixin
     LogOptions log;
+
+    @Spec
+    CommandSpec spec;
 
     @Mixin
     DeviceOptions device;
 
     @Override
     public Integer call() throws Exception {
+        if (ready.mustFork()) {
+            if (run != null || SocketActivation.requested()) {
+                throw new IllegalArgumentException("--fork and " + (run != null ? "--run exclude each other: the "
+                        + "server lives as long as the command" : "socket activation exclude each other: the service "
+                        + "manager keeps the process"));
+            }
+            return ready.forkAndWait(spec, device.transform.key.source().isStdin());
+        }
+        try {
+            return serve();
+        } finally {
+            ready.close();
+        }
+    }
+
+    private int serve() throws Exception {
         // Every option is checked, and the TLS credentials read, before a file is created or a socket bound.
         List<ExportSpec> specs = ExportSpec.resolve(image, exportSpecs);
         device.check();
@@ -171,17 +195,12 @@ final class ServeCommand implements Callable<Integer> {
         env.put("exportname", export);
         env.put("tls", Integer.toString(tls.mode().ordinal()));
         created.keep(); // serving: what --create made stays
-        if (uri != null && (run == null || printUri)) {
-            System.out.println(uri);
-            System.out.flush();
-        }
-        if (run == null) {
-            LOG.info(shutdown.await() + ": closing connections and flushing");
-            return 0;
-        }
-        Captive captive = Captive.start(run, env, shutdown);
-        LOG.info(shutdown.await() + ": closing connections and flushing");
-        return captive.finish();
+        ready.ready(uri != null && (run == null || printUri) ? uri : null);
+        Captive captive = run == null ? null : Captive.start(run, env, shutdown);
+        String why = shutdown.await();
+        ready.stopping();
+        LOG.info(why + ": closing connections and flushing");
+        return captive == null ? 0 : captive.finish();
     }
 
     private static void printStats(List<Export> exports) {
