@@ -59,14 +59,7 @@ final class FuseCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (ready.mustFork()) {
-            return ready.forkAndWait(spec, device.transform.key.source().isStdin());
-        }
-        try {
-            return mountAndServe();
-        } finally {
-            ready.close();
-        }
+        return ready.run(spec, device, this::mountAndServe);
     }
 
     private int mountAndServe() throws Exception {

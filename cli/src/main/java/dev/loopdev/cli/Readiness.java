@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import picocli.CommandLine.Model.CommandSpec;
@@ -47,13 +48,28 @@ final class Readiness implements AutoCloseable {
     }
 
     /**
+     * Runs {@code serve} here, removing the pid file after it; or, given --fork, starts the background process that
+     * runs it and returns once that one is ready.
+     */
+    int run(CommandSpec spec, DeviceOptions device, Callable<Integer> serve) throws Exception {
+        if (mustFork()) {
+            return forkAndWait(spec, device.transform.key.source().isStdin());
+        }
+        try {
+            return serve.call();
+        } finally {
+            close();
+        }
+    }
+
+    /**
      * Runs {@code spec}'s command again, in a new process that serves in the background, and returns once it is
      * ready (having printed its line on stdout) or has failed (having said why on stderr, which it shares).
      *
      * @param stdinForTheServer whether the server reads standard input (a passphrase or key there): it then
      *                          inherits ours; otherwise it gets /dev/null, as qemu-nbd's does
      */
-    int forkAndWait(CommandSpec spec, boolean stdinForTheServer) throws IOException, InterruptedException {
+    private int forkAndWait(CommandSpec spec, boolean stdinForTheServer) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(Relaunch.javaCommand());
         cmd.addAll(List.of(spec.qualifiedName(" ").substring(Logs.PROGRAM.length() + 1).split(" ")));
         for (String a : Relaunch.ownArgs(spec)) {

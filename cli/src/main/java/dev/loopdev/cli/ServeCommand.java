@@ -86,19 +86,12 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (ready.mustFork()) {
-            if (run != null || SocketActivation.requested()) {
-                throw new IllegalArgumentException("--fork and " + (run != null ? "--run exclude each other: the "
-                        + "server lives as long as the command" : "socket activation exclude each other: the service "
-                        + "manager keeps the process"));
-            }
-            return ready.forkAndWait(spec, device.transform.key.source().isStdin());
+        if (ready.mustFork() && (run != null || SocketActivation.requested())) {
+            throw new IllegalArgumentException("--fork and " + (run != null ? "--run exclude each other: the server "
+                    + "lives as long as the command" : "socket activation exclude each other: the service manager "
+                    + "keeps the process"));
         }
-        try {
-            return serve();
-        } finally {
-            ready.close();
-        }
+        return ready.run(spec, device, this::serve);
     }
 
     private int serve() throws Exception {
