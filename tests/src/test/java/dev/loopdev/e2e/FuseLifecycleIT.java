@@ -141,7 +141,8 @@ class FuseLifecycleIT {
     void aMissingLibfuse2IsOneLine() throws IOException {
         Path image = image();
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
-        String lib = Tools.ok("ldconfig", "-p").stdout().lines().filter(l -> l.contains("libfuse.so.2 "))
+        // grep first: the whole cache listing is longer than what Tools keeps of a command's output
+        String lib = Tools.run("sh", "-c", "ldconfig -p | grep -F 'libfuse.so.2 '").stdout().lines()
                 .map(l -> l.substring(l.indexOf("=> ") + 3).trim()).findFirst()
                 .orElseThrow(() -> new AssertionError("libfuse.so.2 is not installed (apt-get install libfuse2)"));
         String real = Path.of(lib).toRealPath().toString();
