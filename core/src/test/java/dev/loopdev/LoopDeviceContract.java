@@ -253,6 +253,19 @@ public abstract class LoopDeviceContract {
         LoopDevice dev = c.open(LoopConfig.of(f));
         try {
             dev.writeZeroes(0, dev.size(), false, false);
+            // The flusher goes first, so that it runs alongside the writers however the threads are scheduled.
+            java.util.concurrent.atomic.AtomicBoolean writing = new java.util.concurrent.atomic.AtomicBoolean(true);
+            java.util.concurrent.CountDownLatch flushing = new java.util.concurrent.CountDownLatch(1);
+            Future<Integer> flusher = pool.submit(() -> {
+                int flushes = 0;
+                do {
+                    dev.flush();
+                    flushes++;
+                    flushing.countDown();
+                } while (writing.get());
+                return flushes;
+            });
+            assertTrue(flushing.await(60, TimeUnit.SECONDS), "the flusher started");
             List<Future<?>> writers = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 int id = t;
@@ -271,15 +284,6 @@ public abstract class LoopDeviceContract {
                     return null;
                 }));
             }
-            java.util.concurrent.atomic.AtomicBoolean writing = new java.util.concurrent.atomic.AtomicBoolean(true);
-            Future<Integer> flusher = pool.submit(() -> {
-                int flushes = 0;
-                while (writing.get()) {
-                    dev.flush();
-                    flushes++;
-                }
-                return flushes;
-            });
             for (Future<?> w : writers) {
                 w.get(60, TimeUnit.SECONDS);
             }

@@ -1,16 +1,36 @@
 package dev.loopdev.cli;
 
+import dev.loopdev.LoopConfig;
+import dev.loopdev.LoopDevice;
 import dev.loopdev.Transform;
+import dev.loopdev.WritePathKind;
+import dev.loopdev.luks.LuksDevices;
+import dev.loopdev.luks.LuksFormat;
+import dev.loopdev.luks.LuksImage;
+import dev.loopdev.luks.VolumeKey;
+import dev.loopdev.transforms.DeviceCopy;
 import dev.loopdev.transforms.ImageConverter;
 import dev.loopdev.transforms.PlainModeKeys;
+import dev.loopdev.transforms.PlainTransform;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
 import java.util.concurrent.Callable;
+import java.util.logging.Logger;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** What {@code encrypt} and {@code decrypt} share: SRC to a new DST, or SRC in place through an undo journal. */
+/**
+ * What {@code encrypt} and {@code decrypt} share: SRC to a new DST, or SRC in place through an undo journal, for
+ * headerless transforms; and to or from a LUKS image ({@code --type luks1|luks2}), through devices.
+ */
 abstract class ConvertCommand implements Callable<Integer> {
+    private static final Logger LOG = Logger.getLogger(ConvertCommand.class.getName());
+
     @Parameters(index = "0", paramLabel = "SRC", description = "The image to convert.")
     Path src;
 
@@ -19,34 +39,61 @@ abstract class ConvertCommand implements Callable<Integer> {
     Path dst;
 
     @Option(names = "--in-place", description = "Convert SRC itself, crash-safe: an interrupted run is resumed by "
-            + "running the same command again (the journal SRC.loopdev-journal holds the chunk in progress).")
+            + "running the same command again (the journal SRC.loopdev-journal holds the chunk in progress). "
+            + "Headerless transforms only.")
     boolean inPlace;
 
     @Option(names = "--offset", paramLabel = "N", defaultValue = "0",
             description = "Where the encrypted area starts (a multiple of 512; suffixes K, M, G); bytes before it "
-                    + "are kept as they are.")
+                    + "are kept as they are. Headerless transforms only.")
     String offset;
+
+    @Option(names = "--type", paramLabel = "plain|luks1|luks2",
+            description = "encrypt: plain (headerless, the default) or a new LUKS image; decrypt: LUKS when SRC has a "
+                    + "LUKS header, unless plain.")
+    String type;
 
     @Mixin
     TransformOptions transform = new TransformOptions();
+
+    @Mixin
+    LuksFormatOptions luksFormat = new LuksFormatOptions();
 
     abstract boolean encrypt();
 
     @Override
     public Integer call() throws Exception {
+        Logs.configure(false);
         if (inPlace == (dst != null)) {
             throw new IllegalArgumentException(inPlace ? "--in-place takes no DST" : "give DST, or --in-place");
         }
-        if (transform.spec(PlainModeKeys.DEFAULT_CIPHER).equals("none")) {
+        int luks = luksVersion();
+        if (luks > 0) {
+            if (inPlace) {
+                throw new IllegalArgumentException("--in-place works for headerless transforms only; convert to a new "
+                        + "file (DST)");
+            }
+            if (Cli.parseSize(offset) != 0 || transform.ivOffset != 0) {
+                throw new IllegalArgumentException("--offset and --iv-offset come from the LUKS header");
+            }
+            if (encrypt()) {
+                toLuks(luks);
+            } else {
+                fromLuks();
+            }
+            return 0;
+        }
+        PlainTransform request = transform.request();
+        if (request.spec(PlainModeKeys.DEFAULT_CIPHER).equals("none")) {
             throw new IllegalArgumentException("--transform none has nothing to convert");
         }
         long off = Cli.parseSize(offset);
         String what = encrypt() ? "encrypting" : "decrypting";
-        try (Transform t = transform.create(PlainModeKeys.DEFAULT_CIPHER, off, encrypt());
+        try (Transform t = request.create(PlainModeKeys.DEFAULT_CIPHER, off, encrypt());
              ProgressReport progress = new ProgressReport(System.err, what + " " + src.getFileName())) {
             ImageConverter c = new ImageConverter(t, encrypt(), off, progress);
             if (inPlace) {
-                c.inPlace(src, transform.describe(PlainModeKeys.DEFAULT_CIPHER));
+                c.inPlace(src, request.describe(PlainModeKeys.DEFAULT_CIPHER));
             } else {
                 c.copy(src, dst);
             }
@@ -54,4 +101,99 @@ abstract class ConvertCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** 1 or 2 for a LUKS conversion, 0 for a headerless one. */
+    private int luksVersion() throws IOException {
+        if (type == null) {
+            return encrypt() ? 0 : LuksImage.probe(src) > 0 ? LuksImage.probe(src) : 0;
+        }
+        if (type.equals("plain")) {
+            return 0;
+        }
+        return LuksCommand.Versions.parse(type);
+    }
+
+    /** A new LUKS image at DST: the header, then SRC's bytes written through the new image's device. */
+    private void toLuks(int version) throws IOException {
+        String cipher = transform.spec != null ? transform.spec : "aes-xts-plain64";
+        int bits = transform.keyBits != null ? transform.keyBits : cipher.contains("-xts-") ? 512 : 256;
+        String hash = transform.hash != null ? transform.hash : "sha256";
+        LuksFormat.Options o = new LuksFormat.Options(version, cipher, bits, luksFormat.sectorSize,
+                luksFormat.kdf.settings(version, hash), luksFormat.label, luksFormat.uuid, 0);
+        long size = Files.size(src);
+        int unit = luksFormat.sectorSize > 0 ? luksFormat.sectorSize : size % 4096 == 0 ? 4096 : 512;
+        long padded = (size + unit - 1) / unit * unit;
+        if (padded != size) {
+            LOG.warning(src + ": " + size + " bytes is not a whole number of " + unit + "-byte sectors; the encrypted "
+                    + "image holds " + padded + " (zeros at the end)");
+        }
+        Path part = partFile(dst);
+        try {
+            try (RandomAccessFile f = new RandomAccessFile(part.toFile(), "rw")) {
+                f.setLength(LuksFormat.defaultDataOffset(o) + padded);
+            }
+            byte[] pass = transform.key.source().passphrase("Enter passphrase for " + dst + ": ", true);
+            try (VolumeKey vk = LuksFormat.format(part, part, o, pass);
+                 LuksImage img = LuksImage.open(part, false);
+                 LoopDevice plain = LoopDevice.open(LoopConfig.of(src).withReadOnly(true)
+                         .withWritePath(WritePathKind.POSITIONAL));
+                 LoopDevice encrypted = LoopDevice.open(img.loopConfig(part, vk)
+                         .withWritePath(WritePathKind.POSITIONAL));
+                 ProgressReport progress = new ProgressReport(System.err, "encrypting " + src.getFileName())) {
+                DeviceCopy.copy(plain, encrypted, plain.size(), false, progress);
+                if (plain.size() < padded) { // the tail shorter than a block, which the plain device leaves out
+                    byte[] tail = new byte[(int) (padded - plain.size())];
+                    try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "r")) {
+                        f.seek(plain.size());
+                        f.readFully(tail, 0, (int) (size - plain.size()));
+                    }
+                    encrypted.write(java.nio.ByteBuffer.wrap(tail), plain.size(), true);
+                }
+            } finally {
+                Arrays.fill(pass, (byte) 0);
+            }
+            finish(part, dst);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(part);
+            throw e;
+        }
+    }
+
+    /** A plain image at DST: the LUKS image's data segment, read through its device; zeros become holes again. */
+    private void fromLuks() throws IOException {
+        Path part = partFile(dst);
+        try {
+            LoopConfig c = LuksDevices.unlock(src, null, transform.key.source(), -1);
+            try (LoopDevice encrypted = LoopDevice.open(c.withReadOnly(true).withWritePath(WritePathKind.POSITIONAL))) {
+                try (RandomAccessFile f = new RandomAccessFile(part.toFile(), "rw")) {
+                    f.setLength(encrypted.size());
+                }
+                try (LoopDevice plain = LoopDevice.open(LoopConfig.of(part).withWritePath(WritePathKind.POSITIONAL));
+                     ProgressReport progress = new ProgressReport(System.err, "decrypting " + src.getFileName())) {
+                    DeviceCopy.copy(encrypted, plain, encrypted.size(), true, progress);
+                }
+            }
+            finish(part, dst);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(part);
+            throw e;
+        }
+    }
+
+    private static Path partFile(Path dst) throws IOException {
+        if (Files.exists(dst)) {
+            throw new java.nio.file.FileAlreadyExistsException(dst.toString());
+        }
+        Path part = dst.resolveSibling(dst.getFileName() + ".part");
+        Files.deleteIfExists(part);
+        return part;
+    }
+
+    private static void finish(Path part, Path dst) throws IOException {
+        Files.move(part, dst, StandardCopyOption.ATOMIC_MOVE);
+        try (var d = java.nio.channels.FileChannel.open(dst.toAbsolutePath().getParent())) {
+            d.force(true);
+        } catch (IOException e) {
+            LOG.fine("cannot sync " + dst.getParent() + ": " + e.getMessage());
+        }
+    }
 }

@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Attach a file as a block device from userspace, over NBD or FUSE.",
         subcommands = {ServeCommand.class, AttachCommand.class, DetachCommand.class, ListCommand.class,
-                FuseCommand.class, EncryptCommand.class, DecryptCommand.class, CommandLine.HelpCommand.class})
+                FuseCommand.class, EncryptCommand.class, DecryptCommand.class, LuksCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main {
 
     public static void main(String[] args) {

@@ -20,6 +20,8 @@ public final class PlainModeKeys {
     public static final String DEFAULT_CIPHER = "aes-cbc-essiv:sha256";
     public static final int DEFAULT_KEY_BITS = 256;
     public static final String DEFAULT_HASH = "ripemd160";
+    /** The hashes {@link #hashPassphrase} knows, for error messages. */
+    public static final String KNOWN_HASHES = "ripemd160, sha1, sha224, sha256, sha384, sha512, plain; HASH:N";
 
     private PlainModeKeys() {
     }

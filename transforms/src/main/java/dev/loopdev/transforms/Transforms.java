@@ -41,10 +41,24 @@ public final class Transforms {
                 }
                 return new XorTransform(key);
             default:
-                CipherSpec cs = CipherSpec.parse(spec);
+                CipherSpec cs = parseCipher(spec);
                 cs.checkKeyBytes(key.length);
                 return cs.isXts() ? new XtsSectorCipher(cs, key, ivOffset, sectorSize)
                         : new CbcSectorCipher(cs, key, ivOffset, sectorSize);
+        }
+    }
+
+    /** Every spec there is, for error messages: a typo lists them. */
+    public static final String KNOWN = "none, xor, or CIPHER-MODE-IV: cipher aes, twofish or serpent; mode cbc or "
+            + "xts; IV plain, plain64 or (cbc only) essiv:sha256; e.g. aes-xts-plain64";
+
+    /** Parses a cipher spec; an unknown one is an error that says what the known ones are. */
+    public static CipherSpec parseCipher(String spec) {
+        try {
+            return CipherSpec.parse(spec);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("unknown transform '" + spec + "': " + e.getMessage() + " (known: "
+                    + KNOWN + ")");
         }
     }
 

@@ -16,14 +16,14 @@ import java.util.concurrent.TimeUnit;
  * Outside implementations the tests compare with: {@code openssl enc}, and oracle.py on Debian's python3 with
  * python3-cryptography and libgcrypt. They are required, never skipped: a missing tool fails the test.
  */
-final class Oracles {
+public final class Oracles {
     static final String PYTHON = "/usr/bin/python3";
     static final HexFormat HEX = HexFormat.of();
 
     private final Path dir;
     private final Path script;
 
-    Oracles(Path dir) throws IOException {
+    public Oracles(Path dir) throws IOException {
         this.dir = dir;
         this.script = dir.resolve("oracle.py");
         try (InputStream in = Oracles.class.getResourceAsStream("oracle.py")) {
@@ -37,7 +37,7 @@ final class Oracles {
     }
 
     /** As above, over units of {@code sectorSize} bytes (dm-crypt's sector_size), IVs counted in 512-byte sectors. */
-    byte[] crypt(boolean encrypt, String spec, byte[] key, long ivSector, byte[] data, int sectorSize)
+    public byte[] crypt(boolean encrypt, String spec, byte[] key, long ivSector, byte[] data, int sectorSize)
             throws IOException {
         Path in = Files.write(dir.resolve("oracle-in"), data);
         Path out = dir.resolve("oracle-out");
