@@ -10,9 +10,11 @@
 # default 1G), RUNTIME (seconds per fio job, default 5), REPS (repetitions; the tables show the median, default
 # 5), COPIES (nbdcopy runs per repetition, default 3), WARMUP (seconds of unrecorded I/O per server first,
 # default 5), SERVERS (default: "loopdev-mapped loopdev-positional nbdkit nbdkit-trixie", the last only when the
-# chroot exists), TRIXIE (a Debian 13 chroot with nbdkit, fio and libnbd-bin; default
-# /var/cache/loopdev-bench/trixie; make it with bench/scripts/trixie-peers.sh), CLIENTS ("trixie": fio 3.39 and
-# nbdcopy 1.22 from that chroot, the default when it exists; "host": Debian 12's fio 3.33 and nbdcopy 1.14),
+# chroot exists; loopdev-mapped-copying and loopdev-positional-copying run with in-place transfers off,
+# -Dloopdev.nbd.inPlace=false, for a before/after in one run), TRIXIE (a Debian 13 chroot with nbdkit, fio and
+# libnbd-bin; default /var/cache/loopdev-bench/trixie; make it with bench/scripts/trixie-peers.sh), CLIENTS
+# ("trixie": fio 3.39 and nbdcopy 1.22 from that chroot, the default when it exists; "host": Debian 12's fio
+# 3.33 and nbdcopy 1.14),
 # WORKLOADS (a subset of the names in the table), RAW (a file that receives every recorded figure, one job a line:
 # server workload MiB/s IOPS bytes cpu-ticks).
 #
@@ -119,8 +121,11 @@ start_server() {
   sock=$(sock_of "$name")
   cp "$source" "$image"
   case "$name" in
-    loopdev-mapped|loopdev-positional)
-      "$JAVA" -jar "$JAR" serve "$image" --unix "$sock" --write-path "${name#loopdev-}" \
+    loopdev-mapped|loopdev-positional|loopdev-mapped-copying|loopdev-positional-copying)
+      # -copying: in-place transfers off (every byte through a buffer of the server's), for a before/after
+      local wp=${name#loopdev-} opts=()
+      [[ $wp == *-copying ]] && { wp=${wp%-copying}; opts=(-Dloopdev.nbd.inPlace=false); }
+      "$JAVA" "${opts[@]}" -jar "$JAR" serve "$image" --unix "$sock" --write-path "$wp" \
           > /dev/null 2> "$work/$name.log" &
       pid[$name]=$! ;;
     nbdkit)

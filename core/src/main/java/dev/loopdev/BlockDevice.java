@@ -80,6 +80,49 @@ public interface BlockDevice extends Closeable {
         return java.util.List.of(new Extent(offset, length, false, false));
     }
 
+    /**
+     * A range of the device lent in place for one request: slices of the backing file's mapping, in order, together
+     * exactly the range. They are valid until {@link #close}, which gives the range back; until then no request
+     * that overlaps it runs (a read lease shares its range with other reads). Must be closed on the thread that
+     * borrowed it.
+     */
+    interface Lent extends AutoCloseable {
+        ByteBuffer[] buffers();
+
+        @Override
+        void close();
+    }
+
+    /** A range lent for a WRITE's payload: the caller fills every buffer, then commits. */
+    interface LentForWrite extends Lent {
+        /**
+         * The buffers hold the payload: the range is written, as {@link #write} would have written it, and durable
+         * with {@code fua}. Closing without committing leaves the range holding whatever arrived, unacknowledged.
+         */
+        void commit(boolean fua) throws IOException;
+    }
+
+    /**
+     * Lends {@code [offset, offset + length)} so that a READ's reply can be sent straight from the file's pages
+     * (one copy, the kernel's, into the socket), held against writes until the lease is closed so that none tears
+     * what is being sent. Null, having done nothing, where the bytes are not in memory as they are to be read (a
+     * transform, positional I/O): the caller reads into a buffer of its own.
+     */
+    default Lent lendForRead(long offset, int length) throws IOException {
+        return null;
+    }
+
+    /**
+     * Lends {@code [offset, offset + length)} so that a WRITE's payload can be received straight into the file's
+     * pages: every page is reserved before this returns, so a full file system fails here with ENOSPC before a
+     * byte lands, and the range is held exclusively until the lease is closed. Null, having done nothing, where
+     * the device cannot take bytes in place: a transform never lets plaintext touch the file's pages, and
+     * positional I/O has no pages to lend.
+     */
+    default LentForWrite lendForWrite(long offset, int length) throws IOException {
+        return null;
+    }
+
     /** Validates a request once, at the edge: the range must lie within the device. */
     default void checkRange(long offset, long length) throws BlockDeviceException {
         if (offset < 0 || length < 0 || offset > size() || length > size() - offset) {

@@ -12,9 +12,11 @@ import java.util.logging.Logger;
  * {@code sizelimit}), read-only or not, seen through a {@link Transform}, written through one of two
  * {@link WritePath}s chosen at attach time.
  *
- * <p>Every request holds the range locks of what it touches (writes exclusively), so overlapping writes never
- * tear a sector. With a transform on, requests are widened to whole sectors of the transform (512 bytes, or a
- * LUKS2 image's sector size; read-modify-write under the lock) because a sector is the transform's unit.
+ * <p>Every request holds the range it touches (writes exclusively), so overlapping writes never tear a sector.
+ * Without a transform the mapped path also lends its pages in place ({@link #lendForRead}, {@link #lendForWrite}),
+ * the lease holding the range the same way. With a transform on, requests are widened to whole sectors of the
+ * transform (512 bytes, or a LUKS2 image's sector size; read-modify-write under the lock) because a sector is the
+ * transform's unit.
  */
 public final class LoopDevice implements BlockDevice {
     private static final Logger LOG = Logger.getLogger(LoopDevice.class.getName());
@@ -178,6 +180,100 @@ public final class LoopDevice implements BlockDevice {
         }
         if (fua) {
             withPath(p -> p.force(pos, n));
+        }
+    }
+
+    @Override
+    public Lent lendForRead(long devPos, int n) throws IOException {
+        return lend(devPos, n, false);
+    }
+
+    @Override
+    public LentForWrite lendForWrite(long devPos, int n) throws IOException {
+        assertOpenAndInRange(devPos, n);
+        checkWritable();
+        return lend(devPos, n, true);
+    }
+
+    /**
+     * Lends the mapped path's pages when the bytes in them are the bytes of the request (no transform); the lock
+     * is taken first and held by the lease. A mapping that cannot be made lends nothing: the caller's ordinary
+     * read or write then meets the failure and degrades the device.
+     */
+    private Lease lend(long devPos, int n, boolean forWrite) throws IOException {
+        assertOpenAndInRange(devPos, n);
+        if (!transform.isIdentity() || n == 0 || !(path instanceof MappedPages mapped)) {
+            return null;
+        }
+        long pos = offset + devPos;
+        RangeLocks.Held h = forWrite ? locks.write(pos, n) : locks.read(pos, n);
+        try {
+            return new Lease(mapped, pos, n, mapped.lend(pos, n, forWrite), h, forWrite);
+        } catch (WritePath.MappingFailedException e) {
+            h.close();
+            return null;
+        } catch (BlockDeviceException e) {
+            h.close();
+            throw e;
+        } catch (IOException e) {
+            h.close();
+            throw new BlockDeviceException(BlockDeviceException.errnoOf(e), file.path + ": " + e.getMessage(), e);
+        } catch (RuntimeException | Error e) {
+            h.close();
+            throw e;
+        }
+    }
+
+    /** A lent range of the mapped path: holds the range's lock, and for a write records the range written. */
+    private final class Lease implements LentForWrite {
+        private final MappedPages mapped;
+        private final long pos;
+        private final int n;
+        private final ByteBuffer[] buffers;
+        private final RangeLocks.Held held;
+        private final boolean forWrite;
+        private boolean closed;
+
+        Lease(MappedPages mapped, long pos, int n, ByteBuffer[] buffers, RangeLocks.Held held, boolean forWrite) {
+            this.mapped = mapped;
+            this.pos = pos;
+            this.n = n;
+            this.buffers = buffers;
+            this.held = held;
+            this.forWrite = forWrite;
+        }
+
+        @Override
+        public ByteBuffer[] buffers() {
+            return buffers;
+        }
+
+        @Override
+        public void commit(boolean fua) throws IOException {
+            if (!forWrite || closed) {
+                throw new IllegalStateException("not a live lease for writing");
+            }
+            mapped.written(pos, n);
+            if (fua) {
+                withPath(p -> p.force(pos, n));
+            }
+        }
+
+        @Override
+        public void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            try {
+                if (forWrite) {
+                    mapped.written(pos, n); // whatever arrived is in the pages: a flush must find it
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e); // cannot happen: the windows are mapped already
+            } finally {
+                held.close();
+            }
         }
     }
 

@@ -131,6 +131,31 @@ final class MappedPages implements WritePath {
         }
     }
 
+    /**
+     * The mapping's slices of {@code [pos, pos + n)}, one per window it spans, for a caller that moves the bytes
+     * itself (a socket into the pages, the pages into a socket): read-only, or, {@code forWrite}, writable with
+     * every page prepared first, as {@link #write} prepares them, so that nothing can fault on a hole. The caller
+     * holds the range, and after writing into the slices calls {@link #written}.
+     */
+    ByteBuffer[] lend(long pos, int n, boolean forWrite) throws IOException {
+        file.checkSpans(pos, n);
+        if (forWrite) {
+            forEachWindow(pos, n, (w, at, len, done) -> preparation.prepare(w, at, len));
+        }
+        ByteBuffer[] slices = new ByteBuffer[windowRanges.pageIndex(pos + n - 1) - windowRanges.pageIndex(pos) + 1];
+        int[] i = {0};
+        forEachWindow(pos, n, (w, at, len, done) -> {
+            ByteBuffer b = w.bytes.slice(at, len);
+            slices[i[0]++] = forWrite ? b : b.asReadOnlyBuffer();
+        });
+        return slices;
+    }
+
+    /** Bytes were stored into lent slices of {@code [pos, pos + n)}: the commit step, for {@link #flush}. */
+    void written(long pos, int n) throws IOException {
+        forEachWindow(pos, n, (w, at, len, done) -> w.commit(at, at + len));
+    }
+
     private static void transfer(ByteBuffer src, MappedWindow w, int at, int len, long pos, Transform t) {
         if (t.isIdentity()) {
             w.bytes.put(at, src, src.position(), len);

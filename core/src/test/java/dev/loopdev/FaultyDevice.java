@@ -81,6 +81,18 @@ public final class FaultyDevice extends ForwardingBlockDevice {
     }
 
     @Override
+    public Lent lendForRead(long offset, int length) throws IOException {
+        maybeFail(Op.READ);
+        return super.lendForRead(offset, length);
+    }
+
+    @Override
+    public LentForWrite lendForWrite(long offset, int length) throws IOException {
+        maybeFail(Op.WRITE);
+        return super.lendForWrite(offset, length);
+    }
+
+    @Override
     public void flush() throws IOException {
         maybeFail(Op.FLUSH);
         super.flush();

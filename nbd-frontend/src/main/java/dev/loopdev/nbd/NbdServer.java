@@ -45,13 +45,37 @@ public final class NbdServer implements Closeable {
      * @param inFlightRequestsMax  requests one connection may have in flight
      * @param connectionsMax       clients at once; more are turned away
      * @param handshakeMillis      time a client gets to finish negotiating
+     * @param inPlace              READ replies sent straight from the device's pages and WRITE payloads received
+     *                             straight into them, where the device lends them (plain sockets only)
+     * @param stallMillis          how long a client may leave a lent range waiting on the network (a payload that
+     *                             stops arriving, replies it stops reading) before it is disconnected
      */
     public record Tuning(int workers, int inlineBytesMax, long inFlightBytesMax, int inFlightRequestsMax,
-                         int connectionsMax, long handshakeMillis) {
+                         int connectionsMax, long handshakeMillis, boolean inPlace, long stallMillis) {
+        public Tuning(int workers, int inlineBytesMax, long inFlightBytesMax, int inFlightRequestsMax,
+                      int connectionsMax, long handshakeMillis) {
+            this(workers, inlineBytesMax, inFlightBytesMax, inFlightRequestsMax, connectionsMax, handshakeMillis,
+                    true, 30_000);
+        }
+
         public static Tuning defaults() {
             return new Tuning(Integer.getInteger("loopdev.nbd.workers", 8),
                     Integer.getInteger("loopdev.nbd.inlineBytes", 1 << 20),
-                    64L << 20, 256, 256, 120_000);
+                    64L << 20, 256, 256, 120_000,
+                    Boolean.parseBoolean(System.getProperty("loopdev.nbd.inPlace", "true")),
+                    Long.getLong("loopdev.nbd.stallMillis", 30_000));
+        }
+
+        /** The same, with in-place transfers on or off. */
+        public Tuning withInPlace(boolean on) {
+            return new Tuning(workers, inlineBytesMax, inFlightBytesMax, inFlightRequestsMax, connectionsMax,
+                    handshakeMillis, on, stallMillis);
+        }
+
+        /** The same, with another stall limit. */
+        public Tuning withStallMillis(long millis) {
+            return new Tuning(workers, inlineBytesMax, inFlightBytesMax, inFlightRequestsMax, connectionsMax,
+                    handshakeMillis, inPlace, millis);
         }
     }
 
@@ -91,6 +115,24 @@ public final class NbdServer implements Closeable {
         this.workers = new ThreadPoolExecutor(tuning.workers(), tuning.workers(), 0, TimeUnit.MILLISECONDS,
                 new LinkedBlockingQueue<>(), daemons("nbd-worker-"));
         this.timer = Executors.newSingleThreadScheduledExecutor(daemons("nbd-timer-"));
+        long check = Math.max(1, Math.min(1000, tuning.stallMillis() / 4));
+        timer.scheduleWithFixedDelay(this::disconnectStalled, check, check, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * A client that holds a lent range while it stops sending its payload or stops reading its replies keeps
+     * every request that overlaps the range waiting; after {@link Tuning#stallMillis} it is disconnected, which
+     * ends the wait (the range keeps what arrived of its own unacknowledged write).
+     */
+    private void disconnectStalled() {
+        long now = System.nanoTime();
+        for (Connection c : connections) {
+            if (c.stalledHoldingRange(now, TimeUnit.MILLISECONDS.toNanos(tuning.stallMillis()))) {
+                LOG.warning(c.peer() + ": held a range of the device while the network stood still for "
+                        + tuning.stallMillis() + " ms; disconnecting");
+                c.closeNow();
+            }
+        }
     }
 
     /** Offers (or requires) TLS with {@code credentials}; call before listening. */

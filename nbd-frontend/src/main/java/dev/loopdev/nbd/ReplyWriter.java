@@ -46,7 +46,14 @@ final class ReplyWriter {
     static final int DEFERRED_REPLIES_MAX = 32;
     static final int DEFERRED_DATA_BYTES_MAX = 256 << 10;
     private final ByteBuffer deferredHeaders = ByteBuffer.allocateDirect(DEFERRED_REPLIES_MAX * 32);
-    private final ByteBuffer[] deferredSlices = new ByteBuffer[2 * DEFERRED_REPLIES_MAX + 1];
+    /** Room for a lent reply (header and the device's slices) sent along with the batch. */
+    private static final int LENT_SLICES_MAX = 8;
+    private final ByteBuffer[] deferredSlices = new ByteBuffer[2 * DEFERRED_REPLIES_MAX + 2 + LENT_SLICES_MAX];
+    private final ByteBuffer[] lentGather = new ByteBuffer[1 + LENT_SLICES_MAX];
+    /** When the send in progress started (System.nanoTime), 0 when none is. */
+    private volatile long sendingSince;
+    /** Lent READ replies waiting to be sent or being sent: each holds a range of the device meanwhile. */
+    private final java.util.concurrent.atomic.AtomicInteger lentPending = new java.util.concurrent.atomic.AtomicInteger();
     private final PendingRequest[] holdingData = new PendingRequest[DEFERRED_REPLIES_MAX];
     private int deferredCount;
     private int holdingCount;
@@ -80,6 +87,67 @@ final class ReplyWriter {
         if (deferredCount == DEFERRED_REPLIES_MAX || deferredDataBytes >= DEFERRED_DATA_BYTES_MAX) {
             flushDeferred();
         }
+    }
+
+    /**
+     * A READ's reply whose data the device lent in place: header and data in one gathering write, sent now (never
+     * deferred), because the data is valid only until the caller gives the range back. The kernel copies it into
+     * the socket during the call, so once this returns nothing refers to the pages any more. On the reader thread
+     * the deferred replies go out in the same write.
+     */
+    void lent(Request r, ByteBuffer[] data, boolean onReader) {
+        if (data.length > LENT_SLICES_MAX) {
+            throw new IllegalArgumentException(data.length + " slices");
+        }
+        long bytes = 0;
+        for (ByteBuffer b : data) {
+            bytes += b.remaining();
+        }
+        lentPending.incrementAndGet();
+        try {
+            if (onReader) {
+                ByteBuffer h = deferredHeaders;
+                if (h.remaining() < 32) {
+                    flushDeferred();
+                }
+                if (h.position() > headersFrom) {
+                    deferredSlices[slices++] = h.duplicate().limit(h.position()).position(headersFrom);
+                    headersFrom = h.position();
+                }
+                successHeader(h, r, bytes);
+                deferredSlices[slices++] = h.duplicate().limit(h.position()).position(headersFrom);
+                headersFrom = h.position();
+                for (ByteBuffer b : data) {
+                    deferredSlices[slices++] = b;
+                }
+                deferredCount++;
+                flushDeferred();
+                return;
+            }
+            lock.lock();
+            try {
+                header.clear();
+                successHeader(header, r, bytes);
+                header.flip();
+                lentGather[0] = header;
+                System.arraycopy(data, 0, lentGather, 1, data.length);
+                sendAll(lentGather, 1 + data.length);
+                java.util.Arrays.fill(lentGather, null);
+            } finally {
+                lock.unlock();
+            }
+        } finally {
+            lentPending.decrementAndGet();
+        }
+    }
+
+    /**
+     * Whether a lent reply has been waiting for longer than {@code limitNanos} on a send that does not complete:
+     * the client stopped reading while a range of the device is held for it.
+     */
+    boolean stalledWithLent(long now, long limitNanos) {
+        long since = sendingSince;
+        return lentPending.get() > 0 && since != 0 && now - since > limitNanos;
     }
 
     /** Sends the deferred replies, in one gathering write where the channel allows; reader thread only. */
@@ -176,11 +244,16 @@ final class ReplyWriter {
 
     /** The header of a successful reply into {@code h}; whether {@code data} (a READ's payload) follows it. */
     private boolean successHeader(ByteBuffer h, Request r, ByteBuffer data) {
-        boolean withData = data != null && data.hasRemaining();
+        return successHeader(h, r, data == null ? 0 : data.remaining());
+    }
+
+    /** As above, for {@code dataBytes} of a READ's payload. */
+    private boolean successHeader(ByteBuffer h, Request r, long dataBytes) {
+        boolean withData = dataBytes > 0;
         if (!structured || (!extended && r.type != Nbd.CMD_READ)) {
             h.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(0).putLong(r.cookie);
         } else if (withData) {
-            chunk(h, r, Nbd.REPLY_TYPE_OFFSET_DATA, 8L + data.remaining()).putLong(r.offset);
+            chunk(h, r, Nbd.REPLY_TYPE_OFFSET_DATA, 8L + dataBytes).putLong(r.offset);
         } else {
             chunk(h, r, Nbd.REPLY_TYPE_NONE, 0);
         }
@@ -207,6 +280,7 @@ final class ReplyWriter {
         if (broken) {
             return;
         }
+        sendingSince = System.nanoTime() | 1; // never 0 while sending
         try {
             if (ch instanceof GatheringByteChannel g) {
                 for (int first = 0; first < n; ) {
@@ -228,6 +302,8 @@ final class ReplyWriter {
             } catch (IOException ignored) {
                 // closing a broken socket
             }
+        } finally {
+            sendingSince = 0;
         }
     }
 

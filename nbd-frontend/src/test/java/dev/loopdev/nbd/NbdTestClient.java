@@ -71,6 +71,11 @@ final class NbdTestClient implements Closeable {
         return new NbdTestClient(ch);
     }
 
+    /** A client on a socket connected by the caller (with its own options). */
+    static NbdTestClient adopt(SocketChannel ch) {
+        return new NbdTestClient(ch);
+    }
+
     /** Reads the greeting and returns the handshake flags. */
     int greeting() throws IOException {
         assertEquals(Nbd.NBDMAGIC, in.readLong());

@@ -193,7 +193,8 @@ class ProtocolFuzzIT {
         for (int i = 0; i < connections; i++) {
             Images.assertSameBytes(written[i], bystander.read((i + 1) * MiB, (int) MiB), "connection " + i + "'s MiB");
         }
-        assertArrayEquals(new byte[65536], bystander.read(8 * MiB, 65536), "a write cut short was applied");
+        // The vandals' writes, cut short, may have landed as far as they arrived (zeros over zeros), nothing else.
+        assertArrayEquals(new byte[65536], bystander.read(8 * MiB, 65536), "a write cut short left foreign bytes");
         stopCleanlyAndCheckTheFile();
     }
 
