@@ -200,7 +200,7 @@ public final class LoopDevice implements BlockDevice {
      * is taken first and held by the lease. A mapping that cannot be made lends nothing: the caller's ordinary
      * read or write then meets the failure and degrades the device.
      */
-    private Lease lend(long devPos, int n, boolean forWrite) throws IOException {
+    private LentPages lend(long devPos, int n, boolean forWrite) throws IOException {
         assertOpenAndInRange(devPos, n);
         if (!transform.isIdentity() || n == 0 || !(path instanceof MappedPages mapped)) {
             return null;
@@ -208,7 +208,8 @@ public final class LoopDevice implements BlockDevice {
         long pos = offset + devPos;
         RangeLocks.Held h = forWrite ? locks.write(pos, n) : locks.read(pos, n);
         try {
-            return new Lease(mapped, pos, n, mapped.lend(pos, n, forWrite), h, forWrite);
+            return new LentPages(mapped, pos, n, mapped.lend(pos, n, forWrite), h, forWrite,
+                    () -> withPath(p -> p.force(pos, n)));
         } catch (WritePath.MappingFailedException e) {
             h.close();
             return null;
@@ -221,59 +222,6 @@ public final class LoopDevice implements BlockDevice {
         } catch (RuntimeException | Error e) {
             h.close();
             throw e;
-        }
-    }
-
-    /** A lent range of the mapped path: holds the range's lock, and for a write records the range written. */
-    private final class Lease implements LentForWrite {
-        private final MappedPages mapped;
-        private final long pos;
-        private final int n;
-        private final ByteBuffer[] buffers;
-        private final RangeLocks.Held held;
-        private final boolean forWrite;
-        private boolean closed;
-
-        Lease(MappedPages mapped, long pos, int n, ByteBuffer[] buffers, RangeLocks.Held held, boolean forWrite) {
-            this.mapped = mapped;
-            this.pos = pos;
-            this.n = n;
-            this.buffers = buffers;
-            this.held = held;
-            this.forWrite = forWrite;
-        }
-
-        @Override
-        public ByteBuffer[] buffers() {
-            return buffers;
-        }
-
-        @Override
-        public void commit(boolean fua) throws IOException {
-            if (!forWrite || closed) {
-                throw new IllegalStateException("not a live lease for writing");
-            }
-            mapped.written(pos, n);
-            if (fua) {
-                withPath(p -> p.force(pos, n));
-            }
-        }
-
-        @Override
-        public void close() {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            try {
-                if (forWrite) {
-                    mapped.written(pos, n); // whatever arrived is in the pages: a flush must find it
-                }
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e); // cannot happen: the windows are mapped already
-            } finally {
-                held.close();
-            }
         }
     }
 

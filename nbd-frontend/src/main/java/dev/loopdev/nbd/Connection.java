@@ -19,11 +19,7 @@ import java.util.logging.Logger;
  * reads and writes run right there on the reader (a handoff would cost more than the work); the rest go to the
  * server's worker pool, so replies may leave out of order, as the protocol allows.
  *
- * <p>On a plain socket, where the device lends its pages ({@link BlockDevice#lendForRead}), bytes move once: a
- * READ's reply goes out straight from the file's pages, and a WRITE that runs on the reader is received straight
- * into them. The lent range is held while the bytes move, so only requests that overlap it wait for the client,
- * and a client that leaves a lent range waiting on the network for {@link NbdServer.Tuning#stallMillis} is
- * disconnected by the server.
+ * <p>On a plain socket, where the device lends its pages, bytes move once ({@link InPlace}).
  *
  * <p>Invariant: every request read whole becomes a {@link PendingRequest} and is answered through it, once, and an
  * admitted one runs against the device even if the client vanished meanwhile. When reading stops (DISC, EOF,
@@ -33,12 +29,6 @@ final class Connection implements Runnable {
     private static final Logger LOG = Logger.getLogger(Connection.class.getName());
     private static final long DRAIN_MILLIS = 60_000;
     private static final int CACHE_CHUNK_BYTES = 1 << 20;
-    /**
-     * READs from this size up are sent in place. A reply sent in place goes out at once, with its own system call,
-     * where smaller replies on the reader ride in the next batch (see {@link ReplyWriter}): for a few KiB that
-     * call costs more than the copy it saves.
-     */
-    static final int IN_PLACE_READ_BYTES_MIN = Integer.getInteger("loopdev.nbd.inPlaceReadMin", 64 << 10);
 
     private final NbdServer server;
     private final SocketChannel ch;
@@ -52,10 +42,8 @@ final class Connection implements Runnable {
     private ReplyWriter replies;
     private volatile boolean negotiated;
     private volatile boolean stopping;
-    /** Whether bytes may move in place: the device lends pages and the socket is plain (TLS must copy anyway). */
-    private boolean inPlace;
-    /** The reader is receiving a payload into a lent range. */
-    private volatile boolean receivingInPlace;
+    /** Bytes moved once, where the socket is plain (TLS must copy anyway) and the tuning allows; else null. */
+    private volatile InPlace inPlace;
 
     Connection(NbdServer server, SocketChannel ch, String peer) {
         this(server, ch, peer, null);
@@ -85,8 +73,10 @@ final class Connection implements Runnable {
                         + ", structured replies " + session.structuredReplies() + ", extended headers "
                         + session.extendedHeaders() + ", base:allocation " + session.baseAllocation());
                 replies = new ReplyWriter(session.channel(), session.structuredReplies(), session.extendedHeaders());
-                inPlace = server.tuning().inPlace() && !session.tls();
                 input = new SocketInput(session.channel(), replies::flushDeferred);
+                if (server.tuning().inPlace() && !session.tls()) {
+                    inPlace = new InPlace(device, input, replies, inFlight, server.buffers(), this::failed);
+                }
                 serve();
             }
         } catch (NbdProtocolException e) {
@@ -159,7 +149,7 @@ final class Connection implements Runnable {
             inFlight.acquire(bytes);
         }
         boolean inline = runsInline(r);
-        if (r.type == Nbd.CMD_WRITE && inline && inPlace && receiveInPlace(r)) {
+        if (r.type == Nbd.CMD_WRITE && inline && inPlace != null && inPlace.receive(r)) {
             return;
         }
         PendingRequest p = PendingRequest.admitted(r, server.buffers().take(bytes), replies, inFlight,
@@ -185,88 +175,12 @@ final class Connection implements Runnable {
     }
 
     /**
-     * A WRITE whose payload goes straight from the socket into the file's pages, seed 000's recvfile done the way
-     * its reviewers asked: the device reserves every page and takes the range before a byte is read, so a full
-     * file system fails before anything lands (the payload is then read and dropped, and the client told why);
-     * only the range itself is held while the payload arrives; a client that vanishes mid-payload leaves its own
-     * unacknowledged range holding what arrived, and nothing else. Returns false, having read nothing, where the
-     * device lends no pages; the request has been admitted (in flight) either way.
-     */
-    private boolean receiveInPlace(Request r) throws IOException {
-        int bytes = r.payloadBytes();
-        BlockDevice.LentForWrite lent;
-        try {
-            lent = device.lendForWrite(r.offset, bytes);
-        } catch (Throwable t) { // the device failed before anything was read: drop the payload, say why
-            PendingRequest p = PendingRequest.admitted(r, null, replies, inFlight, server.buffers(), true);
-            try {
-                input.skip(bytes);
-            } catch (IOException e) {
-                p.abandon();
-                throw e;
-            }
-            p.answer(failed(r, t));
-            return true;
-        }
-        if (lent == null) {
-            return false;
-        }
-        PendingRequest p = PendingRequest.admitted(r, null, replies, inFlight, server.buffers(), true);
-        PendingRequest.Outcome outcome;
-        try (lent) {
-            receivingInPlace = true;
-            try {
-                for (ByteBuffer b : lent.buffers()) {
-                    input.readFully(b);
-                }
-            } catch (IOException e) {
-                p.abandon(); // never acknowledged: the range keeps what arrived, the client cannot have seen it
-                throw e;
-            } finally {
-                receivingInPlace = false;
-            }
-            try {
-                lent.commit(false);
-                outcome = PendingRequest.OK;
-            } catch (Throwable t) {
-                outcome = failed(r, t);
-            }
-        }
-        p.answer(outcome);
-        return true;
-    }
-
-    /**
-     * A READ whose reply goes out straight from the file's pages, held against writes until the kernel has copied
-     * them into the socket. Returns false, having answered nothing, where the device lends no pages.
-     */
-    private boolean sendInPlace(PendingRequest p) {
-        Request r = p.request;
-        BlockDevice.Lent lent;
-        try {
-            lent = device.lendForRead(r.offset, (int) r.length);
-        } catch (Throwable t) {
-            p.answer(failed(r, t));
-            return true;
-        }
-        if (lent == null) {
-            return false;
-        }
-        try (lent) {
-            p.answer(new PendingRequest.Lent(lent.buffers()));
-        }
-        return true;
-    }
-
-    /**
      * Whether this client has left a lent range waiting on the network for longer than {@code limitNanos}: a
      * payload that stopped arriving, or a reply it stopped reading.
      */
     boolean stalledHoldingRange(long now, long limitNanos) {
-        SocketInput in = input;
-        ReplyWriter out = replies;
-        return (receivingInPlace && in != null && in.waitingNanos(now) > limitNanos)
-                || (out != null && out.stalledWithLent(now, limitNanos));
+        InPlace ip = inPlace;
+        return ip != null && ip.stalled(now, limitNanos);
     }
 
     /** Small reads and writes run on the reader; FUA, flush, trim and zeroing may wait on the disk. */
@@ -277,8 +191,8 @@ final class Connection implements Runnable {
 
     /** Runs a request against the device and answers it, whatever happens. */
     private void execute(PendingRequest p) {
-        if (inPlace && p.request.type == Nbd.CMD_READ && p.request.length >= IN_PLACE_READ_BYTES_MIN
-                && sendInPlace(p)) {
+        InPlace ip = inPlace;
+        if (ip != null && p.request.type == Nbd.CMD_READ && ip.send(p)) {
             return;
         }
         PendingRequest.Outcome outcome;
@@ -290,6 +204,7 @@ final class Connection implements Runnable {
         p.answer(outcome);
     }
 
+    /** The answer to a request that failed with {@code t}, logged. */
     private PendingRequest.Failed failed(Request r, Throwable t) {
         Errno e = BlockDeviceException.errnoOf(t);
         LOG.log(t instanceof BlockDeviceException ? Level.FINE : Level.WARNING,

@@ -115,11 +115,11 @@ class InPlaceTransferTest {
         int inPlaceWrites = 0;
         int inPlaceReads = 0;
         try (NbdTestClient c = client(a)) {
-            int[] lengths = {1 << 20, 256 << 10, Connection.IN_PLACE_READ_BYTES_MIN, 4096, 777, 3 << 20};
+            int[] lengths = {1 << 20, 256 << 10, InPlace.READ_BYTES_MIN, 4096, 777, 3 << 20};
             long cookie = 0;
             for (int len : lengths) {
                 // WRITEs that run on the reader are received in place (larger ones are copied on a worker);
-                // READs from IN_PLACE_READ_BYTES_MIN up are sent in place wherever they run.
+                // READs from InPlace.READ_BYTES_MIN up are sent in place wherever they run.
                 inPlaceWrites += len <= NbdServer.Tuning.defaults().inlineBytesMax() ? 1 : 0;
                 long at = rnd.nextInt(size - len + 1);
                 byte[] data = new byte[len];
@@ -129,7 +129,7 @@ class InPlaceTransferTest {
                 System.arraycopy(data, 0, model, (int) at, len);
                 long from = Math.max(0, at - 1000);
                 int n = (int) Math.min(size - from, len + 2000L);
-                inPlaceReads += n >= Connection.IN_PLACE_READ_BYTES_MIN ? 1 : 0;
+                inPlaceReads += n >= InPlace.READ_BYTES_MIN ? 1 : 0;
                 c.request(0, Nbd.CMD_READ, ++cookie, from, n, null);
                 assertArrayEquals(Arrays.copyOfRange(model, (int) from, (int) from + n), c.simpleReply(n).data());
             }
@@ -138,7 +138,7 @@ class InPlaceTransferTest {
         assertEquals(5, inPlaceWrites);
         assertEquals(4, inPlaceReads);
         assertEquals(inPlaceWrites, dev.writes.get(), "every WRITE on the reader was received in place");
-        assertEquals(inPlaceReads, dev.reads.get(), "every READ from " + Connection.IN_PLACE_READ_BYTES_MIN
+        assertEquals(inPlaceReads, dev.reads.get(), "every READ from " + InPlace.READ_BYTES_MIN
                 + " bytes up was sent in place");
     }
 
@@ -306,7 +306,7 @@ class InPlaceTransferTest {
                     Random rnd = new Random(20 + reader);
                     try (NbdTestClient c = client(a)) {
                         for (int i = 0; i < 300 && !stop.get(); i++) {
-                            int sectors = Connection.IN_PLACE_READ_BYTES_MIN / SECTOR + rnd.nextInt(256);
+                            int sectors = InPlace.READ_BYTES_MIN / SECTOR + rnd.nextInt(256);
                             int at = rnd.nextInt(region / SECTOR - sectors + 1) * SECTOR;
                             c.request(0, Nbd.CMD_READ, i, at, sectors * SECTOR, null);
                             NbdTestClient.SimpleReply reply = c.simpleReply(sectors * SECTOR);
