@@ -18,8 +18,8 @@ import java.util.logging.Logger;
  *
  * <p>With structured replies (and compact headers) a request other than READ that succeeded gets a simple reply,
  * as the spec allows and nbdkit and qemu-nbd do: libnbd reads a structured header in two reads and a simple one in
- * one, and on a small write that read is a good part of the round trip (4 KiB random writes from fio 120k to 134k
- * IOPS). Errors stay structured, for their message; READs must be.
+ * one, and on a small write that read is a good part of the round trip (bench/README.md has the figures). Errors
+ * stay structured, for their message; READs must be.
  *
  * <p>The connection's reader runs small requests itself, and a client with many requests in flight has sent the
  * next ones already: their replies are {@linkplain #defer deferred} and go out together, in one gathering write,
