@@ -54,6 +54,7 @@ final class DeviceOptions {
             throw new IllegalArgumentException("--write-path must be auto, mapped or positional, not '" + writePath + "'");
         }
         LoopConfig config;
+        LuksDevices.checkNoConversionUnderway(image);
         if (LuksDevices.isLuks(luks.mode(), image, luks.header)) {
             String plain = off != 0 ? "--offset" : transform.plainOptionGiven();
             if (plain != null) {
