@@ -9,7 +9,8 @@ import java.nio.ByteBuffer;
  * frontends (NBD, FUSE) and the core; decorators stack on it the way nbdkit's filters stack on a plugin.
  *
  * <p>Offsets and lengths are in bytes. Implementations do not validate requests a second time beyond asserting:
- * frontends call {@link #checkRange} once, at the edge. All methods are safe to call from many threads at once;
+ * each frontend validates a request once, at its edge (range, flags, read-only), as nbdkit's
+ * {@code validate_request} does, in the terms of its protocol. All methods are safe to call from many threads at once;
  * overlapping writes never tear a 512-byte sector.
  */
 public interface BlockDevice extends Closeable {
@@ -78,14 +79,6 @@ public interface BlockDevice extends Closeable {
      */
     default java.util.List<Extent> extents(long offset, long length) throws IOException {
         return java.util.List.of(new Extent(offset, length, false, false));
-    }
-
-    /** Validates a request once, at the edge: the range must lie within the device. */
-    default void checkRange(long offset, long length) throws BlockDeviceException {
-        if (offset < 0 || length < 0 || offset > size() || length > size() - offset) {
-            throw new BlockDeviceException(Errno.EINVAL,
-                    "request [" + offset + ", +" + length + ") is outside the device of " + size() + " bytes");
-        }
     }
 
     default void checkWritable() throws BlockDeviceException {

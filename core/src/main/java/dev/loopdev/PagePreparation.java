@@ -20,7 +20,7 @@ import java.util.logging.Logger;
  */
 final class PagePreparation {
     private static final Logger LOG = Logger.getLogger(PagePreparation.class.getName());
-    private static final int EXTENTS_SCANNED_MAX = 4096;
+    private static final int MAX_EXTENTS_SCANNED = 4096;
 
     private final BackingFile file;
     private final long end;
@@ -57,14 +57,14 @@ final class PagePreparation {
     /**
      * Marks the window's pages that lie wholly inside the file's data extents (SEEK_DATA/SEEK_HOLE) reserved: their
      * blocks exist, so the first write to each needs no fallocate of its own. A fully allocated image costs two
-     * lseeks per window; a fragmented one stops after {@link #EXTENTS_SCANNED_MAX} extents and leaves the rest to
+     * lseeks per window; a fragmented one stops after {@link #MAX_EXTENTS_SCANNED} extents and leaves the rest to
      * {@link #prepare}. Where the file has no extent map, nothing is marked.
      */
     void markAllocated(MappedWindow w) {
         try {
             long limit = w.start + w.length();
             long pos = w.start;
-            for (int extents = 0; pos < limit && extents < EXTENTS_SCANNED_MAX; extents++) {
+            for (int extents = 0; pos < limit && extents < MAX_EXTENTS_SCANNED; extents++) {
                 long data = file.nextData(pos);
                 if (data < 0 || data >= limit) {
                     return;
@@ -112,10 +112,10 @@ final class PagePreparation {
                 Posix.madvise(w.address.share(from), to - from, Posix.MADV_POPULATE_WRITE);
                 return true;
             } catch (LastErrorException e) {
-                if (e.getErrorCode() == Posix.EINTR) {
+                if (e.getErrorCode() == Errno.EINTR.code) {
                     continue;
                 }
-                if (e.getErrorCode() == Posix.EINVAL) {
+                if (e.getErrorCode() == Errno.EINVAL.code) {
                     if (canPopulate) {
                         canPopulate = false;
                         LOG.info(file.path + ": no MADV_POPULATE_WRITE (Linux 5.14+): the copy will fault pages in");

@@ -17,8 +17,8 @@ final class Cli {
     static NbdServer.Tuning tuning() {
         NbdServer.Tuning d = NbdServer.Tuning.defaults();
         return new NbdServer.Tuning(Integer.getInteger("loopdev.nbd.workers", d.workers()),
-                Integer.getInteger("loopdev.nbd.inlineBytes", d.inlineBytesMax()), d.inFlightBytesMax(),
-                d.inFlightRequestsMax(), d.connectionsMax(), d.handshakeMillis());
+                Integer.getInteger("loopdev.nbd.inlineBytes", d.maxInlineBytes()), d.maxInFlightBytes(),
+                d.maxInFlightRequests(), d.maxConnections(), d.handshakeMillis());
     }
 
     /** One line that says what went wrong, without a stack trace. */

@@ -51,7 +51,7 @@ final class Connection implements Runnable {
         this.ch = ch;
         this.peer = peer;
         this.session = session;
-        this.inFlight = new InFlight(server.tuning().inFlightBytesMax(), server.tuning().inFlightRequestsMax());
+        this.inFlight = new InFlight(server.tuning().maxInFlightBytes(), server.tuning().maxInFlightRequests());
     }
 
     @Override
@@ -142,7 +142,7 @@ final class Connection implements Runnable {
             inFlight.acquire(bytes);
         }
         boolean inline = runsInline(r);
-        PendingRequest p = PendingRequest.admitted(r, server.buffers().take(bytes), replies, inFlight,
+        PendingRequest p = PendingRequest.admitted(r, server.buffers().acquire(bytes), replies, inFlight,
                 server.buffers(), inline);
         if (r.type == Nbd.CMD_WRITE) {
             try {
@@ -167,7 +167,7 @@ final class Connection implements Runnable {
     /** Small reads and writes run on the reader; FUA, flush, trim and zeroing may wait on the disk. */
     private boolean runsInline(Request r) {
         return (r.type == Nbd.CMD_READ || r.type == Nbd.CMD_WRITE) && !r.fua()
-                && r.length <= server.tuning().inlineBytesMax();
+                && r.length <= server.tuning().maxInlineBytes();
     }
 
     /** Runs a request against the device and answers it, whatever happens. */
@@ -235,7 +235,7 @@ final class Connection implements Runnable {
      */
     private void cache(long offset, long length) throws IOException {
         int chunk = (int) Math.min(length, CACHE_CHUNK_BYTES);
-        ByteBuffer b = server.buffers().take(chunk);
+        ByteBuffer b = server.buffers().acquire(chunk);
         try {
             for (long done = 0; done < length; ) {
                 int n = (int) Math.min(chunk, length - done);
@@ -244,7 +244,7 @@ final class Connection implements Runnable {
                 done += n;
             }
         } finally {
-            server.buffers().give(b);
+            server.buffers().release(b);
         }
     }
 

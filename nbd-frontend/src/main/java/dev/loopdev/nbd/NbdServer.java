@@ -1,5 +1,6 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.BufferPool;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -40,14 +41,14 @@ public final class NbdServer implements Closeable {
      * How hard the server works for each client.
      *
      * @param workers              threads in the shared pool for requests that do not run inline
-     * @param inlineBytesMax       READs and WRITEs up to this size run on the connection's reader thread
-     * @param inFlightBytesMax     payload bytes one connection may hold in flight
-     * @param inFlightRequestsMax  requests one connection may have in flight
-     * @param connectionsMax       clients at once; more are turned away
+     * @param maxInlineBytes       READs and WRITEs up to this size run on the connection's reader thread
+     * @param maxInFlightBytes     payload bytes one connection may hold in flight
+     * @param maxInFlightRequests  requests one connection may have in flight
+     * @param maxConnections       clients at once; more are turned away
      * @param handshakeMillis      time a client gets to finish negotiating
      */
-    public record Tuning(int workers, int inlineBytesMax, long inFlightBytesMax, int inFlightRequestsMax,
-                         int connectionsMax, long handshakeMillis) {
+    public record Tuning(int workers, int maxInlineBytes, long maxInFlightBytes, int maxInFlightRequests,
+                         int maxConnections, long handshakeMillis) {
         public static Tuning defaults() {
             return new Tuning(8, 1 << 20, 64L << 20, 256, 256, 120_000);
         }
@@ -183,7 +184,7 @@ public final class NbdServer implements Closeable {
     private void admit(SocketChannel c, boolean unix) throws IOException {
         int id = connectionIds.incrementAndGet();
         String peer = "#" + id + (unix ? " (unix)" : " " + c.getRemoteAddress());
-        if (closed || connections.size() >= tuning.connectionsMax()) {
+        if (closed || connections.size() >= tuning.maxConnections()) {
             LOG.warning(peer + ": turned away (" + (closed ? "shutting down" : "too many clients") + ")");
             c.close();
             return;
@@ -248,10 +249,6 @@ public final class NbdServer implements Closeable {
             connections.remove(c);
             connections.notifyAll();
         }
-    }
-
-    public int connectionCount() {
-        return connections.size();
     }
 
     @Override

@@ -18,8 +18,8 @@ import java.util.logging.Logger;
  *
  * <p>With structured replies (and compact headers) a request other than READ that succeeded gets a simple reply,
  * as the spec allows and nbdkit and qemu-nbd do: libnbd reads a structured header in two reads and a simple one in
- * one, and on a small write that read is a good part of the round trip (4 KiB random writes from fio 120k to 134k
- * IOPS). Errors stay structured, for their message; READs must be.
+ * one, and on a small write that read is a good part of the round trip (bench/README.md has the figures). Errors
+ * stay structured, for their message; READs must be.
  *
  * <p>The connection's reader runs small requests itself, and a client with many requests in flight has sent the
  * next ones already: their replies are {@linkplain #defer deferred} and go out together, in one gathering write,
@@ -32,22 +32,22 @@ import java.util.logging.Logger;
  */
 final class ReplyWriter {
     private static final Logger LOG = Logger.getLogger(ReplyWriter.class.getName());
-    private static final int MESSAGE_CHARS_MAX = 200;
+    private static final int MAX_MESSAGE_CHARS = 200;
 
     private final ByteChannel ch;
     private final boolean structured;
     private final boolean extended;
     private final ReentrantLock lock = new ReentrantLock();
-    private final ByteBuffer header = ByteBuffer.allocateDirect(32 + 8 + 6 + 4 * MESSAGE_CHARS_MAX);
+    private final ByteBuffer header = ByteBuffer.allocateDirect(32 + 8 + 6 + 4 * MAX_MESSAGE_CHARS);
     private final ByteBuffer[] gather = new ByteBuffer[2];
     private boolean broken;
 
     // Deferred replies: the reader thread's alone, so they need no lock until they are sent.
-    static final int DEFERRED_REPLIES_MAX = 32;
-    static final int DEFERRED_DATA_BYTES_MAX = 256 << 10;
-    private final ByteBuffer deferredHeaders = ByteBuffer.allocateDirect(DEFERRED_REPLIES_MAX * 32);
-    private final ByteBuffer[] deferredSlices = new ByteBuffer[2 * DEFERRED_REPLIES_MAX + 1];
-    private final PendingRequest[] holdingData = new PendingRequest[DEFERRED_REPLIES_MAX];
+    static final int MAX_DEFERRED_REPLIES = 32;
+    static final int MAX_DEFERRED_DATA_BYTES = 256 << 10;
+    private final ByteBuffer deferredHeaders = ByteBuffer.allocateDirect(MAX_DEFERRED_REPLIES * 32);
+    private final ByteBuffer[] deferredSlices = new ByteBuffer[2 * MAX_DEFERRED_REPLIES + 1];
+    private final PendingRequest[] holdingData = new PendingRequest[MAX_DEFERRED_REPLIES];
     private int deferredCount;
     private int holdingCount;
     private int slices;
@@ -77,7 +77,7 @@ final class ReplyWriter {
             holdingData[holdingCount++] = p;
         }
         deferredCount++;
-        if (deferredCount == DEFERRED_REPLIES_MAX || deferredDataBytes >= DEFERRED_DATA_BYTES_MAX) {
+        if (deferredCount == MAX_DEFERRED_REPLIES || deferredDataBytes >= MAX_DEFERRED_DATA_BYTES) {
             flushDeferred();
         }
     }
@@ -233,8 +233,8 @@ final class ReplyWriter {
 
     private static byte[] message(String message) {
         String m = message == null ? "" : message;
-        if (m.length() > MESSAGE_CHARS_MAX) {
-            m = m.substring(0, MESSAGE_CHARS_MAX);
+        if (m.length() > MAX_MESSAGE_CHARS) {
+            m = m.substring(0, MAX_MESSAGE_CHARS);
         }
         return m.getBytes(StandardCharsets.UTF_8);
     }
