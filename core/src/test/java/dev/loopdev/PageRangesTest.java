@@ -13,7 +13,7 @@ class PageRangesTest {
 
     private static List<R> ranges(long pos, long len, int pageSize) {
         List<R> out = new ArrayList<>();
-        PageRanges.forEach(pos, len, pageSize, (p, f, s, d) -> out.add(new R(p, f, s, d)));
+        new PageRanges(pageSize).forEach(pos, len, (p, f, s, d) -> out.add(new R(p, f, s, d)));
         return out;
     }
 
@@ -43,5 +43,17 @@ class PageRangesTest {
             }
             assertEquals(pos + len, next);
         }
+    }
+
+    @Test
+    void namesThePageArithmetic() {
+        PageRanges windows = new PageRanges(8192);
+        assertEquals(2, windows.pageIndex(2 * 8192 + 5));
+        assertEquals(5, windows.offsetInPage(2 * 8192 + 5));
+        assertEquals(3 * 8192L, windows.pageStart(3));
+        assertEquals(0, windows.pageCount(0));
+        assertEquals(1, windows.pageCount(1));
+        assertEquals(1, windows.pageCount(8192));
+        assertEquals(2, windows.pageCount(8193));
     }
 }

@@ -5,6 +5,7 @@ import dev.loopdev.nbd.kernel.AttachState;
 import dev.loopdev.nbd.kernel.Daemon;
 import dev.loopdev.nbd.kernel.KernelAttachment;
 import dev.loopdev.nbd.kernel.KernelNbd;
+import dev.loopdev.transforms.KeySource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -71,7 +72,11 @@ final class AttachCommand implements Callable<Integer> {
         cmd.addAll(args.subList(args.indexOf("attach"), args.size()));
         cmd.add("--foreground");
         cmd.add("--notify-ready");
-        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+        // A passphrase on standard input is for the server: it inherits ours (and a terminal prompt reaches the
+        // same /dev/tty, the server leaving the session only once the device is open).
+        KeySource key = options.transform.key.source();
+        Process p = new ProcessBuilder(cmd).redirectInput(key.isStdin() ? ProcessBuilder.Redirect.INHERIT
+                        : ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String ready = Relaunch.firstLine(p, READY_TIMEOUT_MILLIS);
         if (ready == null) {
@@ -91,10 +96,10 @@ final class AttachCommand implements Callable<Integer> {
 
     /** Serves until the kernel disconnects (detach, or every connection gone). */
     private int serve(int index) throws Exception {
+        LoopDevice dev = options.open(image); // first: it may ask for a passphrase on the terminal
         if (notifyReady) {
             Daemon.newSession();
         }
-        LoopDevice dev = options.open(image);
         KernelAttachment a;
         try {
             a = KernelAttachment.start(dev, connections);

@@ -39,6 +39,8 @@ final class Cryptsetup {
             if (stdin != null) {
                 in.write(stdin);
             }
+        } catch (IOException e) {
+            // cryptsetup exited without reading its input (not a LUKS device, say): its status says why
         }
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         try {

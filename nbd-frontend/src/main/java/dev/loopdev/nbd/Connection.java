@@ -19,9 +19,9 @@ import java.util.logging.Logger;
  * reads and writes run right there on the reader (a handoff would cost more than the work); the rest go to the
  * server's worker pool, so replies may leave out of order, as the protocol allows.
  *
- * <p>Invariant: every request read whole gets exactly one reply attempt, and runs against the device even if the
- * client vanished meanwhile. When reading stops (DISC, EOF, garbage, shutdown) the connection waits for what is in
- * flight, then closes.
+ * <p>Invariant: every request read whole becomes a {@link PendingRequest} and is answered through it, once, and an
+ * admitted one runs against the device even if the client vanished meanwhile. When reading stops (DISC, EOF,
+ * garbage, shutdown) the connection waits for what is in flight, then closes.
  */
 final class Connection implements Runnable {
     private static final Logger LOG = Logger.getLogger(Connection.class.getName());
@@ -68,8 +68,7 @@ final class Connection implements Runnable {
                 LOG.fine(() -> peer + ": export '" + export.name() + "'" + (session.tls() ? " over TLS" : "")
                         + ", structured replies " + session.structuredReplies() + ", extended headers "
                         + session.extendedHeaders() + ", base:allocation " + session.baseAllocation());
-                replies = new ReplyWriter(session.channel(), session.structuredReplies(), session.extendedHeaders(),
-                        this::done);
+                replies = new ReplyWriter(session.channel(), session.structuredReplies(), session.extendedHeaders());
                 input = new SocketInput(session.channel(), replies::flushDeferred);
                 serve();
             }
@@ -128,34 +127,40 @@ final class Connection implements Runnable {
             input.skip(r.length);
         }
         LOG.fine(() -> peer + ": " + no.message());
-        replies.error(r, NbdErrors.code(no.errno()), no.message());
+        PendingRequest.refused(r, replies).answer(new PendingRequest.Failed(NbdErrors.code(no.errno()),
+                no.message()));
     }
 
+    /**
+     * Admits a request within the in-flight bound, reads a WRITE's payload into its buffer, and runs it here or
+     * on a worker. From here on the {@link PendingRequest} owns the buffer and the charge.
+     */
     private void admit(Request r) throws IOException, InterruptedException {
         int bytes = r.payloadBytes();
         if (!inFlight.tryAcquire(bytes)) {
             replies.flushDeferred(); // what we hold back may be what the bound waits for
             inFlight.acquire(bytes);
         }
-        r.buffer = server.buffers().take(bytes);
-        try {
-            if (r.type == Nbd.CMD_WRITE) {
-                input.readFully(r.buffer);
-                r.buffer.flip();
+        boolean inline = runsInline(r);
+        PendingRequest p = PendingRequest.admitted(r, server.buffers().take(bytes), replies, inFlight,
+                server.buffers(), inline);
+        if (r.type == Nbd.CMD_WRITE) {
+            try {
+                input.readFully(p.buffer);
+            } catch (IOException e) {
+                p.abandon(); // a WRITE cut short is never applied: the client cannot have seen it acknowledged
+                throw e;
             }
-        } catch (IOException e) {
-            done(r);   // a WRITE cut short is never applied: the client cannot have seen it acknowledged
-            throw e;
+            p.buffer.flip();
         }
-        if (runsInline(r)) {
-            execute(r, true);
+        if (inline) {
+            execute(p);
             return;
         }
         try {
-            server.workers().execute(() -> execute(r, false));
+            server.workers().execute(() -> execute(p));
         } catch (RejectedExecutionException e) {
-            replies.error(r, NbdErrors.code(Errno.ESHUTDOWN), "the server is shutting down");
-            done(r);
+            p.answer(new PendingRequest.Failed(NbdErrors.code(Errno.ESHUTDOWN), "the server is shutting down"));
         }
     }
 
@@ -165,48 +170,38 @@ final class Connection implements Runnable {
                 && r.length <= server.tuning().inlineBytesMax();
     }
 
-    /** Runs a request and answers it; on the reader ({@code inline}) a success is deferred, see ReplyWriter. */
-    private void execute(Request r, boolean inline) {
-        List<Extent> extents = null;
+    /** Runs a request against the device and answers it, whatever happens. */
+    private void execute(PendingRequest p) {
+        PendingRequest.Outcome outcome;
         try {
-            if (r.type == Nbd.CMD_BLOCK_STATUS) {
-                extents = extents(r);
-            } else {
-                perform(r);
-            }
+            outcome = perform(p.request, p.buffer);
         } catch (Throwable t) {  // InternalError from a mapped page included: the client must hear of it
+            Request r = p.request;
             Errno e = BlockDeviceException.errnoOf(t);
-            boolean fastZero = r.has(Nbd.CMD_FLAG_FAST_ZERO);
             LOG.log(t instanceof BlockDeviceException ? Level.FINE : Level.WARNING,
                     peer + ": " + Nbd.commandName(r.type) + " at " + r.offset + " failed: " + e, t);
-            replies.error(r, NbdErrors.code(e, fastZero), String.valueOf(t.getMessage()));
-            done(r);
-            return;
+            outcome = new PendingRequest.Failed(NbdErrors.code(e, r.has(Nbd.CMD_FLAG_FAST_ZERO)),
+                    String.valueOf(t.getMessage()));
         }
-        if (extents != null) {
-            replies.blockStatus(r, extents);
-        } else if (inline) {
-            if (r.type == Nbd.CMD_READ) {
-                replies.defer(r, r.buffer.flip()); // its buffer goes back once the reply is out: done(r) then
-                return;
-            }
-            done(r);
-            replies.defer(r, null);
-            return;
-        } else {
-            replies.success(r, r.type == Nbd.CMD_READ ? r.buffer.flip() : null);
-        }
-        done(r);
+        p.answer(outcome);
     }
 
-    private void perform(Request r) throws IOException {
+    /** What the request does to the device; {@code buffer} is its payload (READ, WRITE). */
+    private PendingRequest.Outcome perform(Request r, ByteBuffer buffer) throws IOException {
+        if (r.type == Nbd.CMD_BLOCK_STATUS) {
+            return new PendingRequest.Extents(extents(r));
+        }
         if (r.length == 0 && r.type != Nbd.CMD_FLUSH) {
-            return; // the spec leaves zero-length requests unspecified, save "do not disconnect": a no-op
+            // the spec leaves zero-length requests unspecified, save "do not disconnect": a no-op
+            return r.type == Nbd.CMD_READ ? new PendingRequest.Data(buffer) : PendingRequest.OK;
         }
         boolean mayTrim = !r.has(Nbd.CMD_FLAG_NO_HOLE);
         switch (r.type) {
-            case Nbd.CMD_READ -> device.read(r.buffer, r.offset);
-            case Nbd.CMD_WRITE -> device.write(r.buffer, r.offset, r.fua());
+            case Nbd.CMD_READ -> {
+                device.read(buffer, r.offset);
+                return new PendingRequest.Data(buffer.flip());
+            }
+            case Nbd.CMD_WRITE -> device.write(buffer, r.offset, r.fua());
             case Nbd.CMD_FLUSH -> device.flush();
             case Nbd.CMD_TRIM -> device.trim(r.offset, r.length, r.fua());
             case Nbd.CMD_WRITE_ZEROES -> {
@@ -219,6 +214,7 @@ final class Connection implements Runnable {
             case Nbd.CMD_CACHE -> cache(r.offset, r.length);
             default -> throw new AssertionError("unvalidated command " + r.type);
         }
+        return PendingRequest.OK;
     }
 
     /**
@@ -250,15 +246,6 @@ final class Connection implements Runnable {
         } finally {
             server.buffers().give(b);
         }
-    }
-
-    private void done(Request r) {
-        if (r.buffer == null) {
-            return; // a deferred WRITE, done when it ran: nothing left to give back
-        }
-        server.buffers().give(r.buffer);
-        r.buffer = null;
-        inFlight.release(r.payloadBytes());
     }
 
     private void drainAndClose() {

@@ -8,7 +8,6 @@ import java.nio.channels.GatheringByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -46,36 +45,38 @@ final class ReplyWriter {
     // Deferred replies: the reader thread's alone, so they need no lock until they are sent.
     static final int DEFERRED_REPLIES_MAX = 32;
     static final int DEFERRED_DATA_BYTES_MAX = 256 << 10;
-    private final Consumer<Request> sent;
     private final ByteBuffer deferredHeaders = ByteBuffer.allocateDirect(DEFERRED_REPLIES_MAX * 32);
     private final ByteBuffer[] deferredSlices = new ByteBuffer[2 * DEFERRED_REPLIES_MAX + 1];
-    private final Request[] deferred = new Request[DEFERRED_REPLIES_MAX];
+    private final PendingRequest[] holdingData = new PendingRequest[DEFERRED_REPLIES_MAX];
     private int deferredCount;
+    private int holdingCount;
     private int slices;
     private int headersFrom; // where the headers not yet sliced off start
     private long deferredDataBytes;
 
-    /** {@code sent} is told of each deferred request once its reply went out (or could not). */
-    ReplyWriter(ByteChannel ch, boolean structured, boolean extended, Consumer<Request> sent) {
+    ReplyWriter(ByteChannel ch, boolean structured, boolean extended) {
         this.ch = ch;
         this.structured = structured || extended;
         this.extended = extended;
-        this.sent = sent;
     }
 
     /**
-     * Queues a successful reply from the reader thread; {@code data} (a READ's payload, else null) must stay
-     * untouched until {@code sent} hears of {@code r}. Sends the batch when it is full.
+     * Queues a successful reply from the reader thread; {@code data} (a READ's payload, else null) is {@code p}'s
+     * buffer, which stays untouched until the batch is out and {@code p} hears of it
+     * ({@link PendingRequest#replySent}). Sends the batch when it is full.
      */
-    void defer(Request r, ByteBuffer data) {
+    void defer(PendingRequest p, ByteBuffer data) {
         ByteBuffer h = deferredHeaders;
-        if (successHeader(h, r, data)) {
+        if (successHeader(h, p.request, data)) {
             deferredSlices[slices++] = h.duplicate().limit(h.position()).position(headersFrom);
             headersFrom = h.position();
             deferredSlices[slices++] = data;
             deferredDataBytes += data.remaining();
         }
-        deferred[deferredCount++] = r;
+        if (data != null) {
+            holdingData[holdingCount++] = p;
+        }
+        deferredCount++;
         if (deferredCount == DEFERRED_REPLIES_MAX || deferredDataBytes >= DEFERRED_DATA_BYTES_MAX) {
             flushDeferred();
         }
@@ -96,13 +97,14 @@ final class ReplyWriter {
         } finally {
             lock.unlock();
         }
-        for (int i = 0; i < deferredCount; i++) {
-            Request r = deferred[i];
-            deferred[i] = null;
-            sent.accept(r);
+        for (int i = 0; i < holdingCount; i++) {
+            PendingRequest p = holdingData[i];
+            holdingData[i] = null;
+            p.replySent();
         }
         java.util.Arrays.fill(deferredSlices, 0, slices, null);
         deferredCount = 0;
+        holdingCount = 0;
         slices = 0;
         headersFrom = 0;
         deferredDataBytes = 0;

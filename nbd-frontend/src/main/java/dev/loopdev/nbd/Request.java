@@ -3,17 +3,13 @@ package dev.loopdev.nbd;
 import dev.loopdev.Errno;
 import java.nio.ByteBuffer;
 
-/**
- * One transmission request as read off the wire, with its payload buffer (a WRITE's data, or room for a READ's)
- * while it is in flight.
- */
+/** One transmission request's header as read off the wire; what it holds in flight is {@link PendingRequest}'s. */
 final class Request {
     final int flags;
     final int type;
     final long cookie;
     final long offset;   // unsigned on the wire; validated before use
     final long length;   // unsigned 32 bits, or 64 with extended headers; validated before use
-    ByteBuffer buffer;   // pooled; READ and WRITE only
 
     Request(int flags, int type, long cookie, long offset, long length) {
         this.flags = flags;

@@ -178,6 +178,32 @@ class LuksCliIT {
         assertEquals(0, line.exitCode(), line.describe());
     }
 
+    /**
+     * The passphrase typed at the terminal: {@code script} gives the command a pseudo-terminal as its controlling
+     * terminal, with standard output redirected as a script would have it; the prompt goes to the terminal, the
+     * typing is not echoed, and format asks twice.
+     */
+    @Test
+    void aPassphraseIsTypedAtTheTerminalWithoutEcho() throws Exception {
+        Path img = image("img", 20L << 20);
+        String format = String.join(" ", LoopdevServer.command("luks", "format", img.toString(), "--pbkdf",
+                "pbkdf2", "--pbkdf-force-iterations", "1000")) + " > " + dir.resolve("out") + " 2>&1";
+        Tools.Result r = Tools.run(Duration.ofSeconds(120), Map.of(), List.of("sh", "-c",
+                "printf 'typed secret\\ntyped secret\\n' | script -qec \"$0\" /dev/null", format));
+        assertEquals(0, r.exitCode(), r.describe());
+        assertTrue(r.stdout().contains("Enter passphrase for " + img + ": ") && r.stdout().contains("Verify "
+                + "passphrase: "), "the prompts are on the terminal\n" + r.describe());
+        String typed = Files.readString(dir.resolve("out"));
+        assertFalse(typed.contains("Enter passphrase"), "not on the redirected output: " + typed);
+        Path typedFile = Files.writeString(dir.resolve("typed"), "typed secret");
+        assertTrue(cryptsetupOpens(img, typedFile), "the typed passphrase is the keyslot's");
+        r = Tools.run(Duration.ofSeconds(120), Map.of(), List.of("sh", "-c",
+                "printf 'typed secret\\nmismatch\\n' | script -qec \"$0\" /dev/null",
+                String.join(" ", LoopdevServer.command("luks", "format", image("img2", 20L << 20).toString(), "--pbkdf",
+                        "pbkdf2", "--pbkdf-force-iterations", "1000"))));
+        assertTrue(r.stdout().contains("Passphrases do not match."), r.describe());
+    }
+
     @Test
     void optionsTheHeaderDecidesAndThingsInTheWayAreRefusedByName() throws Exception {
         Path img = image("img", 20L << 20);

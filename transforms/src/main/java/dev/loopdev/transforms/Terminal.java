@@ -14,7 +14,8 @@ final class Terminal {
     private static final int O_RDWR = 2;
     private static final int O_NOCTTY = 0x100;
     private static final int O_CLOEXEC = 0x80000;
-    private static final int TCSAFLUSH = 2;
+    /** Wait for output to drain, keep what was typed ahead (as bash's read -s does). */
+    private static final int TCSADRAIN = 1;
     /** struct termios on Linux: c_lflag is the fourth 32-bit word; ECHO is 0000010, ECHONL 0000100 (octal). */
     private static final int LFLAG_AT = 12;
     private static final int ECHO = 0x8;
@@ -75,13 +76,13 @@ final class Terminal {
             writeInt(quiet, LFLAG_AT, echo ? lflag : (lflag & ~ECHO) | ECHONL);
             restore = new Thread(() -> {
                 try {
-                    tcsetattr(fd, TCSAFLUSH, saved);
+                    tcsetattr(fd, TCSADRAIN, saved);
                 } catch (LastErrorException ignored) {
                     // the terminal is gone: nothing left to restore
                 }
             });
             Runtime.getRuntime().addShutdownHook(restore);
-            tcsetattr(fd, TCSAFLUSH, quiet);
+            tcsetattr(fd, TCSADRAIN, quiet);
             byte[] p = prompt.getBytes(StandardCharsets.UTF_8);
             write(fd, p, p.length);
             ByteArrayOutputStream line = new ByteArrayOutputStream();
@@ -101,7 +102,7 @@ final class Terminal {
                     + Native.getLastError());
         } finally {
             try {
-                tcsetattr(fd, TCSAFLUSH, saved);
+                tcsetattr(fd, TCSADRAIN, saved);
             } catch (LastErrorException ignored) {
                 // as above
             }
