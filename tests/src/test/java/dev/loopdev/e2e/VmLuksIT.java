@@ -25,9 +25,10 @@ import org.junit.jupiter.api.io.TempDir;
  * 512-byte sectors (aes-xts-plain64) and LUKS1 (aes-cbc-essiv:sha256).
  *
  * <p>loopdev to the kernel: {@code loopdev luks format}, then ext4 made and files written through {@code loopdev
- * fuse} on the host; in the guest {@code cryptsetup open} over a loop device, e2fsck -fn, and the files' checksums.
- * The kernel to loopdev: in the guest cryptsetup luksFormat, open, mkfs.ext4, files; on the host {@code loopdev
- * fuse} opens the image with the passphrase file, e2fsck -fn finds it clean and debugfs reads the same files.
+ * fuse} on the host (positional writes for 4096-byte sectors, mapped pages for 512, auto for LUKS1); in the guest
+ * {@code cryptsetup open} over a loop device, e2fsck -fn, and the files' checksums. The kernel to loopdev: in the
+ * guest cryptsetup luksFormat, open, mkfs.ext4, files; on the host {@code loopdev fuse} opens the image with the
+ * passphrase file, e2fsck -fn finds it clean and debugfs reads the same files.
  *
  * <p>The 4096-byte case is the one that shows loopdev counts IVs as dm-crypt does: dm-crypt's table for a LUKS2
  * segment of 4096-byte sectors has {@code sector_size:4096} without {@code iv_large_sectors}, so the IV of each
@@ -43,8 +44,8 @@ class VmLuksIT {
     @TempDir
     Path work;
 
-    /** One kind of image; the same format options go to loopdev and to cryptsetup. */
-    private record Variant(String name, String format, String cipher, int sectorSize) {
+    /** One kind of image; the same format options go to loopdev and to cryptsetup; loopdev's write path. */
+    private record Variant(String name, String format, String cipher, int sectorSize, String writePath) {
         List<String> formatOptions() {
             return List.of(format.split(" "));
         }
@@ -52,11 +53,11 @@ class VmLuksIT {
 
     private static final List<Variant> VARIANTS = List.of(
             new Variant("luks2-4096", "--type luks2 --sector-size 4096 --cipher aes-xts-plain64 --key-size 512 "
-                    + ARGON2ID, "aes-xts-plain64", 4096),
+                    + ARGON2ID, "aes-xts-plain64", 4096, "positional"),
             new Variant("luks2-512", "--type luks2 --sector-size 512 --cipher aes-xts-plain64 --key-size 512 "
-                    + PBKDF2, "aes-xts-plain64", 512),
+                    + PBKDF2, "aes-xts-plain64", 512, "mapped"),
             new Variant("luks1", "--type luks1 --cipher aes-cbc-essiv:sha256 --key-size 256 " + PBKDF2,
-                    "aes-cbc-essiv:sha256", 512));
+                    "aes-cbc-essiv:sha256", 512, "auto"));
 
     @Test
     void dmCryptOpensWhatLoopdevWroteAndLoopdevOpensWhatDmCryptWrote() throws Exception {
@@ -102,7 +103,7 @@ class VmLuksIT {
         Map<String, String> files;
         try (FuseCleanup undo = new FuseCleanup()) {
             Path mnt = work.resolve("mnt-" + name);
-            FuseStack.fuse(undo, work, img, mnt, "--key-file", pass.toString());
+            FuseStack.fuse(undo, work, img, mnt, "--key-file", pass.toString(), "--write-path", v.writePath());
             files = FuseExt4.fill(mnt.resolve("disk"), work.resolve("fs-" + name), name.hashCode(),
                     List.of("-b", "4096"));
             undo.unwind();
@@ -183,7 +184,8 @@ class VmLuksIT {
               n=$1
               step $n-open sh -c "losetup -f --show /tmp/$n.img > /tmp/$n.loop \\
                 && cryptsetup open --key-file $W/pass \\$(cat /tmp/$n.loop) $n"
-              step $n-table sh -c "dmsetup table $n | sed 's/ [0-9a-f]\\{32,\\} / KEY /' > $W/$n.table && cat $W/$n.table"
+              step $n-table sh -c "dmsetup table $n | sed 's/ [0-9a-f]\\{32,\\} / KEY /' > $W/$n.table \\
+                && cat $W/$n.table"
             }
             close_image() {
               n=$1
