@@ -114,7 +114,7 @@ final class ServeCommand implements Callable<Integer> {
                 Shutdown.onUsr1(() -> printStats(exports));
             }
             int status;
-            try (NbdServer server = new NbdServer(exports, NbdServer.Tuning.defaults())) {
+            try (NbdServer server = new NbdServer(exports, Cli.tuning())) {
                 server.tls(tls.mode(), tls.credentials());
                 status = serve(server, exports.get(0).name(), tcpChannel, unixPath, activated, shutdown);
             }

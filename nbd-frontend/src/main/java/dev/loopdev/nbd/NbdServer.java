@@ -49,9 +49,7 @@ public final class NbdServer implements Closeable {
     public record Tuning(int workers, int inlineBytesMax, long inFlightBytesMax, int inFlightRequestsMax,
                          int connectionsMax, long handshakeMillis) {
         public static Tuning defaults() {
-            return new Tuning(Integer.getInteger("loopdev.nbd.workers", 8),
-                    Integer.getInteger("loopdev.nbd.inlineBytes", 1 << 20),
-                    64L << 20, 256, 256, 120_000);
+            return new Tuning(8, 1 << 20, 64L << 20, 256, 256, 120_000);
         }
     }
 
