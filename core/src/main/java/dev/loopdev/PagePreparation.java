@@ -46,6 +46,14 @@ final class PagePreparation {
         w.populated.forEachClearRun(first, last, (a, b) -> populate(w, a, b));
     }
 
+    /**
+     * Whether every page of {@code [at, at + len)} of the window is known to be backed by blocks, so that reading
+     * it through the mapping allocates nothing.
+     */
+    boolean isReserved(MappedWindow w, int at, int len) {
+        return w.reserved.allSet(pages.pageIndex(at), pages.pageIndex(at + len - 1));
+    }
+
     /** The blocks of {@code [at, at + len)} of the window were released (a punched hole): forget its pages. */
     void released(MappedWindow w, int at, int len) {
         int first = pages.pageIndex(at);
