@@ -93,7 +93,7 @@ public final class LoopDevice implements BlockDevice {
             case MAPPED:
                 if (size > 0 && !MappedPages.canMap(file, config.offsetBytes(), end)) {
                     throw new BlockDeviceException(Errno.ENOTSUP, config.file()
-                            + " cannot be memory-mapped; use --write-path positional or auto");
+                            + " cannot be memory-mapped");
                 }
                 return new MappedPages(file, end, pageSize, windowBytes, budgetBytes);
             default:

@@ -1,5 +1,6 @@
 package dev.loopdev.cli;
 
+import dev.loopdev.nbd.NbdServer;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.NoSuchFileException;
@@ -7,6 +8,17 @@ import java.nio.file.NoSuchFileException;
 /** Small helpers shared by the subcommands. */
 final class Cli {
     private Cli() {
+    }
+
+    /**
+     * The NBD server's tuning: its defaults, save what {@code -Dloopdev.nbd.workers} and
+     * {@code -Dloopdev.nbd.inlineBytes} (in LOOPDEV_JAVA_OPTS) ask for, for experiments.
+     */
+    static NbdServer.Tuning tuning() {
+        NbdServer.Tuning d = NbdServer.Tuning.defaults();
+        return new NbdServer.Tuning(Integer.getInteger("loopdev.nbd.workers", d.workers()),
+                Integer.getInteger("loopdev.nbd.inlineBytes", d.inlineBytesMax()), d.inFlightBytesMax(),
+                d.inFlightRequestsMax(), d.connectionsMax(), d.handshakeMillis());
     }
 
     /** One line that says what went wrong, without a stack trace. */

@@ -116,7 +116,7 @@ final class ServeCommand implements Callable<Integer> {
             }
             int status;
             ErrorReplies errors;
-            try (NbdServer server = new NbdServer(exports, admission.apply(NbdServer.Tuning.defaults()))) {
+            try (NbdServer server = new NbdServer(exports, admission.apply(Cli.tuning()))) {
                 errors = server.errorReplies();
                 if (stats) {
                     Shutdown.onUsr1(() -> printStats(exports, errors));

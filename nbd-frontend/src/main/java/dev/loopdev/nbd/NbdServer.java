@@ -62,9 +62,7 @@ public final class NbdServer implements Closeable {
         }
 
         public static Tuning defaults() {
-            return new Tuning(Integer.getInteger("loopdev.nbd.workers", 8),
-                    Integer.getInteger("loopdev.nbd.inlineBytes", 1 << 20),
-                    64L << 20, 256, CONNECTIONS_MAX, HANDSHAKE_MILLIS);
+            return new Tuning(8, 1 << 20, 64L << 20, 256, CONNECTIONS_MAX, HANDSHAKE_MILLIS);
         }
 
         /** The same, with the client limit and the handshake limit given (the command line's). */

@@ -1,18 +1,18 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.nbd.testing.NbdTestClient;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.loopdev.BlockDeviceException;
 import dev.loopdev.Errno;
-import dev.loopdev.FaultyDevice;
 import dev.loopdev.FaultyDevice.Op;
+import dev.loopdev.FaultyDevice;
 import dev.loopdev.MemoryDevice;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,7 +61,7 @@ class OneReplyPerRequestTest {
 
     /** Reads one reply of either style; a successful simple reply to a READ carries {@code lengths.get(cookie)}. */
     private static Reply readReply(NbdTestClient c, Map<Long, Integer> readLengths) throws IOException {
-        DataInputStream in = c.in;
+        DataInputStream in = c.in();
         int magic = in.readInt();
         if (magic == Nbd.SIMPLE_REPLY_MAGIC) {
             int error = in.readInt();
@@ -231,26 +231,22 @@ class OneReplyPerRequestTest {
                 () -> calls.incrementAndGet() % 3 == 0 ? errno(Errno.EIO) : null;
         device.fail(Op.READ, everyThird).fail(Op.WRITE, everyThird).fail(Op.FLUSH, everyThird);
         Random rnd = new Random(11);
-        Map<Long, Integer> readLengths = new HashMap<>();
         int requests = 600;
         try (NbdTestClient c = NbdTestClient.connect(address)) {
             c.go("rw", false);
             Thread sender = new Thread(() -> {
                 try {
-                    for (long cookie = 1; cookie <= requests; cookie++) {
+                    for (int i = 0; i < requests; i++) {
                         int kind = rnd.nextInt(10);
                         int length = rnd.nextBoolean() ? 512 : INLINE_MAX * 2;
                         long offset = rnd.nextInt(SIZE / 512 - 64) * 512L;
                         if (kind < 5) {
-                            synchronized (readLengths) {
-                                readLengths.put(cookie, length);
-                            }
-                            c.request(0, Nbd.CMD_READ, cookie, offset, length, null);
+                            c.send(0, Nbd.CMD_READ, offset, length, null);
                         } else if (kind < 9) {
-                            c.request(rnd.nextInt(4) == 0 ? Nbd.CMD_FLAG_FUA : 0, Nbd.CMD_WRITE, cookie, offset,
-                                    length, new byte[length]);
+                            c.send(rnd.nextInt(4) == 0 ? Nbd.CMD_FLAG_FUA : 0, Nbd.CMD_WRITE, offset, length,
+                                    new byte[length]);
                         } else {
-                            c.request(0, Nbd.CMD_FLUSH, cookie, 0, 0, null);
+                            c.send(0, Nbd.CMD_FLUSH, 0, 0, null);
                         }
                     }
                 } catch (IOException e) {
@@ -261,20 +257,10 @@ class OneReplyPerRequestTest {
             Map<Long, Integer> answers = new HashMap<>();
             int errors = 0;
             for (int i = 0; i < requests; i++) {
-                int magic = c.in.readInt();
-                assertEquals(Nbd.SIMPLE_REPLY_MAGIC, magic);
-                int error = c.in.readInt();
-                long cookie = c.in.readLong();
-                Integer readLength;
-                synchronized (readLengths) {
-                    readLength = readLengths.get(cookie);
-                }
-                if (error == 0 && readLength != null) {
-                    c.in.readFully(new byte[readLength]);
-                }
-                errors += error == 0 ? 0 : 1;
-                assertTrue(error == 0 || error == NbdErrors.EIO, "error " + error);
-                answers.merge(cookie, 1, Integer::sum);
+                NbdTestClient.SimpleReply r = c.receive(); // a READ's data comes with it when it succeeded
+                errors += r.error() == 0 ? 0 : 1;
+                assertTrue(r.error() == 0 || r.error() == NbdErrors.EIO, "error " + r.error());
+                answers.merge(r.cookie(), 1, Integer::sum);
             }
             sender.join();
             assertEquals(requests, answers.size(), "every cookie answered");
@@ -292,7 +278,7 @@ class OneReplyPerRequestTest {
         try (NbdTestClient c = NbdTestClient.connect(address)) {
             c.go("rw", false);
             c.request(0, Nbd.CMD_WRITE, 1, 0, 8192, new byte[100]);
-            c.ch.shutdownOutput();
+            c.shutdownOutput();
             assertTrue(c.closedByServer());
         }
         long t0 = System.nanoTime();
@@ -319,11 +305,7 @@ class OneReplyPerRequestTest {
 
     /** Ends the session with DISC: everything the server still sends before closing is a reply too many. */
     private static void assertNoFurtherReplies(NbdTestClient c) throws IOException {
-        c.request(0, Nbd.CMD_DISC, 0, 0, 0, null);
-        List<Integer> extra = new ArrayList<>();
-        for (int b; (b = c.in.read()) >= 0; ) {
-            extra.add(b);
-        }
-        assertEquals(List.of(), extra, "bytes after the last expected reply");
+        c.disconnect();
+        assertEquals(0, c.awaitClose(), "bytes after the last expected reply");
     }
 }

@@ -1,5 +1,6 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.nbd.testing.NbdTestClient;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -196,9 +197,9 @@ class TransmissionTest {
     @Test
     void garbageMagicClosesOnlyThatConnection() throws IOException {
         try (NbdTestClient good = fx.client(false); NbdTestClient bad = fx.client(false)) {
-            bad.out.writeInt(0xdeadbeef);
-            bad.out.write(new byte[24]);
-            bad.out.flush();
+            bad.out().writeInt(0xdeadbeef);
+            bad.out().write(new byte[24]);
+            bad.out().flush();
             assertTrue(bad.closedByServer());
             assertEquals(0, error(good, 0, Nbd.CMD_READ, 0, 512, null));
         }

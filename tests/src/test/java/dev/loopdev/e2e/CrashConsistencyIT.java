@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.nbd.testing.NbdTestClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,7 +66,7 @@ class CrashConsistencyIT {
         for (int i = 0; i <= ITERATIONS; i++) {
             try (LoopdevServer server = LoopdevServer.unix(dir, image, options)) {
                 byte[] now;
-                try (NbdClient c = NbdClient.open(server.socket())) {
+                try (NbdTestClient c = NbdTestClient.open(server.socket())) {
                     now = c.read(0, IMAGE_BYTES);
                 }
                 if (last != null) {
@@ -98,7 +100,7 @@ class CrashConsistencyIT {
         List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
         int share = h.sectors() / CONNECTIONS;
         for (int c = 0; c < CONNECTIONS; c++) {
-            NbdClient client = NbdClient.open(server.socket());
+            NbdTestClient client = NbdTestClient.open(server.socket());
             int from = c * share;
             Random r = new Random(seed + c);
             Thread t = new Thread(() -> {
@@ -129,7 +131,7 @@ class CrashConsistencyIT {
         }
     }
 
-    private static void writeOrFlush(NbdClient c, WriteHistory h, Random r, AtomicLong ids, int from, int share,
+    private static void writeOrFlush(NbdTestClient c, WriteHistory h, Random r, AtomicLong ids, int from, int share,
                                      int k) throws IOException {
         if (k % 16 == 15) {
             int[] snapshot = h.flushIssued();

@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
+import dev.loopdev.nbd.Nbd;
+import dev.loopdev.nbd.testing.NbdTestClient;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,15 +37,15 @@ class ProtocolFuzzIT {
 
     private LoopdevServer server;
     private Path image;
-    private NbdClient bystander;
+    private NbdTestClient bystander;
     private final byte[] known = new byte[256 * 1024];
 
     @BeforeEach
     void serveAndWriteKnownData() throws IOException {
         image = Images.sparse(dir, "disk.img", IMAGE_BYTES);
         server = LoopdevServer.unix(dir, image);
-        bystander = NbdClient.open(server.socket());
-        assertEquals(IMAGE_BYTES, bystander.exportSize);
+        bystander = NbdTestClient.open(server.socket());
+        assertEquals(IMAGE_BYTES, bystander.exportSize());
         new Random(5).nextBytes(known);
         assertEquals(0, bystander.write(0, known, true), "FUA write of the known data");
     }
@@ -88,7 +92,7 @@ class ProtocolFuzzIT {
             int round = rounds;
             RequestFuzzer f = new RequestFuzzer(new Random(seed + round), model, IMAGE_BYTES);
             Seeds.reproducible(seed, "request round " + round, () -> {
-                try (NbdClient c = NbdClient.open(server.socket())) {
+                try (NbdTestClient c = NbdTestClient.open(server.socket())) {
                     endings.merge(f.run(c), 1, Integer::sum);
                 } catch (Throwable t) {
                     throw new AssertionError(String.join("\n", f.log) + "\n--- server log ---\n" + server.stderr(), t);
@@ -123,7 +127,7 @@ class ProtocolFuzzIT {
             List<Future<?>> all = new ArrayList<>();
             for (int i = 0; i < connections; i++) {
                 int conn = i;
-                NbdClient c = NbdClient.open(server.socket());
+                NbdTestClient c = NbdTestClient.open(server.socket());
                 written[i] = new byte[(int) MiB];
                 // Cookie k + 1 is the k-th request; where each read reads is recorded before it is sent.
                 Map<Long, Integer> readAt = new java.util.concurrent.ConcurrentHashMap<>();
@@ -139,15 +143,15 @@ class ProtocolFuzzIT {
                         if (k % 10 == 9) {
                             int at = r.nextInt(known.length - 4096);
                             readAt.put(cookie, at);
-                            c.sendAs(cookie, NbdClient.CMD_READ, (short) 0, at, 4096, null);
+                            c.request(0, Nbd.CMD_READ, cookie, at, 4096, null);
                         } else if (k % 50 == 49) {
-                            c.sendAs(cookie, NbdClient.CMD_FLUSH, (short) 0, 0, 0, null);
+                            c.request(0, Nbd.CMD_FLUSH, cookie, 0, 0, null);
                         } else {
                             byte[] data = new byte[512];
                             r.nextBytes(data);
                             int sector = sectors.get(k);
                             System.arraycopy(data, 0, written[conn], sector * 512, 512);
-                            c.sendAs(cookie, NbdClient.CMD_WRITE, (short) 0, (conn + 1) * MiB + sector * 512L, 512,
+                            c.request(0, Nbd.CMD_WRITE, cookie, (conn + 1) * MiB + sector * 512L, 512,
                                     data);
                         }
                     }
@@ -157,7 +161,7 @@ class ProtocolFuzzIT {
                     try (c) {
                         java.util.Set<Long> answered = new java.util.HashSet<>();
                         for (int k = 0; k < requests; k++) {
-                            NbdClient.Reply reply = c.receive();
+                            NbdTestClient.SimpleReply reply = c.receive();
                             assertEquals(0, reply.error(), "error of cookie " + reply.cookie());
                             assertTrue(reply.cookie() >= 1 && reply.cookie() <= requests, "cookie " + reply.cookie());
                             assertTrue(answered.add(reply.cookie()), "cookie " + reply.cookie() + " answered twice");
@@ -175,9 +179,9 @@ class ProtocolFuzzIT {
                 all.add(pool.submit(() -> {
                     Random r = new Random(seed - 1 - vandal);
                     for (int k = 0; k < 50; k++) {
-                        try (NbdClient c = NbdClient.open(server.socket())) {
-                            c.send(NbdClient.CMD_WRITE, (short) 0, 8 * MiB, 65536, null);
-                            c.socket().write(java.nio.ByteBuffer.allocate(r.nextInt(65536)));
+                        try (NbdTestClient c = NbdTestClient.open(server.socket())) {
+                            c.send(0, Nbd.CMD_WRITE, 8 * MiB, 65536, null);
+                            c.sendBytes(java.nio.ByteBuffer.allocate(r.nextInt(65536)));
                         }
                     }
                     return null;

@@ -1,4 +1,4 @@
-package dev.loopdev.e2e;
+package dev.loopdev.e2e.harness;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -20,8 +20,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * {@code loopdev serve} as a real process: started from the shaded jar, its URI read from the one line it prints,
- * stopped with SIGTERM (which must flush and exit 0), and killed whatever happens when the test is done.
+ * A long-running loopdev process, {@code loopdev serve} or {@code loopdev fuse}: started from the shaded jar, ready
+ * once it prints its one line on stdout (the URI it serves, or the file it mounted), stopped with a signal (after
+ * which it must have flushed and exited 0, having printed nothing more), and killed, with anything it started,
+ * whatever happens when the test is done.
  */
 public final class LoopdevServer implements AutoCloseable {
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
@@ -30,14 +32,14 @@ public final class LoopdevServer implements AutoCloseable {
     private final Process process;
     private final Path stderrLog;
     private final Path socket;
-    private final String uri;
+    private final String firstLine;
     private final StringBuilder laterStdout = new StringBuilder();
 
     private LoopdevServer(Process process, Path stderrLog, Path socket) {
         this.process = process;
         this.stderrLog = stderrLog;
         this.socket = socket;
-        this.uri = readUri();
+        this.firstLine = readFirstLine();
     }
 
     /** Serves {@code image} on a unix socket in {@code dir}; {@code options} are passed as given. */
@@ -57,12 +59,23 @@ public final class LoopdevServer implements AutoCloseable {
         return start(javaHome(), dir, null, image, "--listen", "127.0.0.1:0", options);
     }
 
+    /** {@code loopdev fuse IMAGE MOUNTPOINT OPTIONS...}; returns once the device file is there. */
+    public static LoopdevServer fuse(Path dir, Path image, Path mountPoint, String... options) {
+        List<String> cmd = command(javaHome(), "fuse", image.toString(), mountPoint.toString());
+        cmd.addAll(Arrays.asList(options));
+        return start(dir, null, cmd);
+    }
+
     private static LoopdevServer start(Path javaHome, Path dir, Path socket, Path image, String how, String where,
                                        String... options) {
         List<String> cmd = command(javaHome, "serve", image.toString(), how, where);
         cmd.addAll(Arrays.asList(options));
+        return start(dir, socket, cmd);
+    }
+
+    private static LoopdevServer start(Path dir, Path socket, List<String> cmd) {
         try {
-            Path log = Files.createTempFile(dir, "loopdev-serve", ".stderr");
+            Path log = Files.createTempFile(dir, "loopdev-" + cmd.get(3), ".stderr");
             ProcessBuilder pb = new ProcessBuilder(cmd)
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                     .redirectError(log.toFile());
@@ -71,7 +84,7 @@ public final class LoopdevServer implements AutoCloseable {
             try {
                 return new LoopdevServer(p, log, socket);
             } catch (RuntimeException | Error e) {
-                p.destroyForcibly();
+                Tools.kill(p);
                 throw e;
             }
         } catch (IOException e) {
@@ -114,7 +127,7 @@ public final class LoopdevServer implements AutoCloseable {
         return jar;
     }
 
-    private String readUri() {
+    private String readFirstLine() {
         BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
                 StandardCharsets.UTF_8));
         CompletableFuture<String> first = new CompletableFuture<>();
@@ -137,23 +150,37 @@ public final class LoopdevServer implements AutoCloseable {
             String line = first.get(START_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
             if (line == null) {
                 waitQuietly();
-                fail("loopdev serve printed no URI; exit code " + exitCodeOrAlive() + "\n" + stderr());
+                fail("loopdev exited without becoming ready; exit code " + exitCodeOrAlive() + "\n" + stderr());
             }
             return line.trim();
         } catch (TimeoutException e) {
-            fail("loopdev serve printed no URI within " + START_TIMEOUT.toSeconds() + " s\n" + stderr());
+            fail("loopdev did not become ready within " + START_TIMEOUT.toSeconds() + " s\n" + stderr());
         } catch (ExecutionException e) {
-            fail("cannot read the URI of loopdev serve: " + e.getCause() + "\n" + stderr());
+            fail("cannot read the first line of loopdev: " + e.getCause() + "\n" + stderr());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            fail("interrupted while starting loopdev serve");
+            fail("interrupted while starting loopdev");
         }
         throw new AssertionError("unreachable");
     }
 
-    /** The URI the server printed, e.g. {@code nbd+unix:///?socket=/tmp/.../nbd.sock}. */
+    /** The URI {@code serve} printed, e.g. {@code nbd+unix:///?socket=/tmp/.../nbd.sock}. */
     public String uri() {
-        return uri;
+        return firstLine;
+    }
+
+    /** The one line the process printed when it became ready (for {@code fuse}, what it mounted). */
+    public String firstLine() {
+        return firstLine;
+    }
+
+    public Process process() {
+        return process;
+    }
+
+    /** The TCP port of a server started with {@link #tcp}, from its URI. */
+    public int port() {
+        return java.net.URI.create(firstLine).getPort();
     }
 
     /** The unix socket, or null when serving on TCP. */
@@ -169,49 +196,53 @@ public final class LoopdevServer implements AutoCloseable {
         return process.pid();
     }
 
-    /** What the server wrote on stderr so far (its log), for failure messages. */
+    /** What the process wrote on stderr so far (its log), for failure messages. */
     public String stderr() {
         try {
-            return "--- loopdev serve stderr ---\n" + Files.readString(stderrLog);
+            return "--- loopdev stderr ---\n" + Files.readString(stderrLog);
         } catch (IOException e) {
             return "(stderr unreadable: " + e + ")";
         }
     }
 
-    /** Fails, with the server's log, unless the server is still running. */
+    /** Fails, with the process's log, unless it is still running. */
     public void assertAlive() {
         if (!process.isAlive()) {
-            fail("loopdev serve died, exit code " + process.exitValue() + "\n" + stderr());
+            fail("loopdev died, exit code " + process.exitValue() + "\n" + stderr());
         }
     }
 
-    /** SIGTERM, as an init system would: the server must flush and exit 0 promptly. */
+    /** SIGTERM, as an init system would: the process must flush and exit 0 promptly. */
     public void stop() {
+        stop("TERM");
+    }
+
+    /** Sends {@code signal}; the process must exit 0 promptly, having printed nothing after its first line. */
+    public void stop(String signal) {
         assertAlive();
-        process.destroy();
+        Tools.ok("kill", "-" + signal, Long.toString(process.pid()));
         try {
             if (!process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                fail("loopdev serve did not exit within " + STOP_TIMEOUT.toSeconds() + " s of SIGTERM\n"
+                Tools.kill(process);
+                fail("loopdev did not exit within " + STOP_TIMEOUT.toSeconds() + " s of SIG" + signal + "\n"
                         + stderr());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            process.destroyForcibly();
-            fail("interrupted while stopping loopdev serve");
+            Tools.kill(process);
+            fail("interrupted while stopping loopdev");
         }
-        assertEquals(0, process.exitValue(), () -> "exit code after SIGTERM\n" + stderr());
+        assertEquals(0, process.exitValue(), () -> "exit code after SIG" + signal + "\n" + stderr());
         synchronized (laterStdout) {
-            assertEquals("", laterStdout.toString(), "loopdev serve must print only the URI on stdout");
+            assertEquals("", laterStdout.toString(), "loopdev must print one line only on stdout");
         }
     }
 
-    /** Kills the server if a test did not stop it (a failed test): never leave a process behind. */
+    /** Kills the process, and anything it started, if a test did not stop it (a failed test). */
     @Override
     public void close() {
         if (process.isAlive()) {
-            process.destroyForcibly();
-            waitQuietly();
+            Tools.kill(process);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.loopdev.nbd.kernel;
 
 import dev.loopdev.BlockDevice;
+import dev.loopdev.nbd.Export;
 import dev.loopdev.nbd.kernel.GenericNetlink.NetlinkException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,33 +22,19 @@ public final class KernelNbd {
     private static final Logger LOG = Logger.getLogger(KernelNbd.class.getName());
     private static final Pattern DEVICE = Pattern.compile("(?:/dev/)?nbd(\\d+)");
 
-    static final int FLAG_HAS_FLAGS = 1;
-    static final int FLAG_READ_ONLY = 1 << 1;
-    static final int FLAG_SEND_FLUSH = 1 << 2;
-    static final int FLAG_SEND_FUA = 1 << 3;
-    static final int FLAG_SEND_TRIM = 1 << 5;
-    static final int FLAG_SEND_WRITE_ZEROES = 1 << 6;
-    static final int FLAG_CAN_MULTI_CONN = 1 << 8;
-
     private KernelNbd() {
     }
 
     /** What the kernel is told about the device instead of a handshake. */
     public record Geometry(long sizeBytes, int blockSize, int transmissionFlags, long timeoutSeconds) {
         /**
-         * The flags our transmission server honours. CAN_MULTI_CONN holds because every connection serves the
-         * same {@link BlockDevice} and FLUSH is an fsync of the whole file; the kernel refuses several
-         * connections without it.
+         * The export's size, block size and transmission flags, as a handshake would have told them, without
+         * structured replies (the kernel asks for none). CAN_MULTI_CONN is among them, because every connection
+         * serves the same device; the kernel refuses several connections without it.
          */
-        public static Geometry of(BlockDevice device, long timeoutSeconds) {
-            int flags = FLAG_HAS_FLAGS | FLAG_SEND_FLUSH | FLAG_SEND_FUA | FLAG_SEND_WRITE_ZEROES | FLAG_CAN_MULTI_CONN;
-            if (device.isReadOnly()) {
-                flags |= FLAG_READ_ONLY;
-            }
-            if (device.canTrim()) {
-                flags |= FLAG_SEND_TRIM;
-            }
-            return new Geometry(device.size(), device.blockSize(), flags, timeoutSeconds);
+        public static Geometry of(Export export, long timeoutSeconds) {
+            BlockDevice device = export.device();
+            return new Geometry(device.size(), device.blockSize(), export.transmissionFlags(false), timeoutSeconds);
         }
     }
 

@@ -1,11 +1,15 @@
-package dev.loopdev.nbd.kernel;
+package dev.loopdev.cli;
 
+import dev.loopdev.LoopConfig;
+import dev.loopdev.LoopDevice;
+import dev.loopdev.nbd.kernel.KernelNbd;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -16,36 +20,45 @@ import java.util.regex.Pattern;
  * JSON object of strings, numbers and booleans; the record is trusted only while /sys/block/nbdN/pid names the
  * same, living, process.
  */
-public record AttachState(int index, long pid, String image, long sizeBytes, int blockSize, int connections,
+record AttachState(int index, long pid, String image, long sizeBytes, int blockSize, int connections,
         boolean readOnly, long offsetBytes, long sizeLimitBytes, String writePath, String transform,
         boolean netlink) {
 
-    public static final Path DIR = Path.of("/run/loopdev");
+    static final Path DIR = Path.of("/run/loopdev");
     private static final Pattern FIELD =
             Pattern.compile("\"(\\w+)\"\\s*:\\s*(\"(?:[^\"\\\\]|\\\\.)*\"|true|false|-?\\d+)");
 
-    public static Path file(int index) {
+    /** The record of {@code device} attached as {@code c} by this process. */
+    static AttachState of(KernelNbd.Connection c, LoopDevice device, int connections) {
+        LoopConfig cfg = device.config();
+        return new AttachState(c.index(), ProcessHandle.current().pid(), device.file().toAbsolutePath().toString(),
+                device.size(), device.blockSize(), connections, device.isReadOnly(), cfg.offsetBytes(),
+                cfg.sizeLimitBytes(), device.writePath().name().toLowerCase(Locale.ROOT), cfg.transform().name(),
+                c.netlink());
+    }
+
+    static Path file(int index) {
         return DIR.resolve("nbd" + index + ".json");
     }
 
-    public String device() {
+    String device() {
         return KernelNbd.devicePath(index);
     }
 
     /** Whether the kernel still has this device connected by the process that wrote the record. */
-    public boolean isLive() {
+    boolean isLive() {
         return KernelNbd.pidOf(index).orElse(-1) == pid && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
     }
 
     /** Written to a temporary file and renamed into place, so a reader never sees half a record. */
-    public void write() throws IOException {
+    void write() throws IOException {
         Files.createDirectories(DIR);
         Path tmp = DIR.resolve("nbd" + index + ".json.tmp");
         Files.writeString(tmp, toJson() + "\n", StandardCharsets.UTF_8);
         Files.move(tmp, file(index), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
-    public void delete() {
+    void delete() {
         try {
             Files.deleteIfExists(file(index));
         } catch (IOException ignored) {
@@ -54,7 +67,7 @@ public record AttachState(int index, long pid, String image, long sizeBytes, int
     }
 
     /** The record for {@code index}, or null when there is none or it cannot be read. */
-    public static AttachState read(int index) {
+    static AttachState read(int index) {
         try {
             return parse(Files.readString(file(index), StandardCharsets.UTF_8));
         } catch (IOException | RuntimeException e) {
@@ -62,7 +75,7 @@ public record AttachState(int index, long pid, String image, long sizeBytes, int
         }
     }
 
-    public String toJson() {
+    String toJson() {
         return "{\"device\": " + quote(device()) + ", \"index\": " + index + ", \"pid\": " + pid
                 + ", \"image\": " + quote(image) + ", \"sizeBytes\": " + sizeBytes + ", \"blockSize\": " + blockSize
                 + ", \"connections\": " + connections + ", \"readOnly\": " + readOnly
@@ -84,7 +97,7 @@ public record AttachState(int index, long pid, String image, long sizeBytes, int
                 unquote(f.get("writePath")), unquote(f.get("transform")), Boolean.parseBoolean(f.get("netlink")));
     }
 
-    public static String quote(String s) {
+    static String quote(String s) {
         StringBuilder b = new StringBuilder("\"");
         for (char c : s.toCharArray()) {
             switch (c) {

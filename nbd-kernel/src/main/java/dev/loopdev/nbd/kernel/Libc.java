@@ -44,20 +44,12 @@ final class Libc {
 
     static native int setsockopt(int fd, int level, int name, byte[] value, int len) throws LastErrorException;
 
-    static final int O_WRONLY = 1;
-    static final int O_CREAT = 0x40;
-    static final int O_APPEND = 0x400;
-
     static native int open(String path, int flags, int mode) throws LastErrorException;
-
-    static native int dup2(int oldFd, int newFd) throws LastErrorException;
 
     static native int close(int fd) throws LastErrorException;
 
     /** ioctl's third argument is an integer for every NBD request, so one fixed signature suffices. */
     static native int ioctl(int fd, long request, long arg) throws LastErrorException;
-
-    static native int setsid() throws LastErrorException;
 
     static native int geteuid();
 

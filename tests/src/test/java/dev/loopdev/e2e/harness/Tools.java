@@ -1,4 +1,4 @@
-package dev.loopdev.e2e;
+package dev.loopdev.e2e.harness;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -14,8 +14,9 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs the external clients (nbdinfo, nbdcopy, qemu-img, fio, ...) as real processes, each with a timeout, and
- * shows their output when they do not do what the test expects.
+ * Runs the external tools (nbdinfo, nbdcopy, qemu-img, fio, losetup, mkfs.ext4, e2fsck, ...) as real processes,
+ * each with a timeout, and shows their output when they do not do what the test expects. The one way the
+ * end-to-end tests run a command to completion; {@link LoopdevServer} is the one way they run loopdev for longer.
  *
  * <p>The system directories come first on PATH: pyenv's python3 shadows /usr/bin/python3, and nbdsh runs
  * {@code python3 -m nbd}, which only the system python can import.
@@ -120,6 +121,28 @@ public final class Tools {
 
     public static List<String> list(String... parts) {
         return new ArrayList<>(Arrays.asList(parts));
+    }
+
+    /** Whether {@code dir} is a mount point now (of any file system, a dead FUSE mount included). */
+    public static boolean isMountPoint(Path dir) {
+        try {
+            String target = " " + dir.toAbsolutePath() + " ";
+            return Files.readAllLines(Path.of("/proc/self/mountinfo"), StandardCharsets.UTF_8).stream()
+                    .anyMatch(l -> l.contains(target));
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Kills {@code p} and everything it started, and waits for it. */
+    public static void kill(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+        try {
+            p.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Blocks the file occupies on disk, in bytes (stat's %b counts 512-byte units). */
