@@ -194,7 +194,7 @@ final class ServeCommand implements Callable<Integer> {
         ServerSocketChannel ssc = ServerSocketChannel.open();
         try {
             ssc.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-            ssc.bind(address, 128);
+            ssc.bind(address, NbdServer.BACKLOG);
             return ssc;
         } catch (BindException e) {
             ssc.close();

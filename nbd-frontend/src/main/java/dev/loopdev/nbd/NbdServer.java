@@ -72,6 +72,13 @@ public final class NbdServer implements Closeable {
         }
     }
 
+    /**
+     * Connections the kernel queues for us, as nbdkit asks (SOMAXCONN): a burst of clients (a flood's reconnects)
+     * beyond the queue would have their connection attempts dropped, and an honest one among them retried a second
+     * later.
+     */
+    public static final int BACKLOG = 4096;
+
     private record Listener(ServerSocketChannel channel, Path unixPath, Thread acceptor) {
     }
 
@@ -139,7 +146,7 @@ public final class NbdServer implements Closeable {
         ServerSocketChannel ssc = ServerSocketChannel.open();
         try {
             ssc.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-            ssc.bind(address, 128);
+            ssc.bind(address, BACKLOG);
         } catch (IOException e) {
             ssc.close();
             throw e;
@@ -157,7 +164,7 @@ public final class NbdServer implements Closeable {
         UnixSockets.clearStale(path);
         ServerSocketChannel ssc = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
-            ssc.bind(UnixDomainSocketAddress.of(path), 128);
+            ssc.bind(UnixDomainSocketAddress.of(path), BACKLOG);
         } catch (IOException e) {
             ssc.close();
             throw e;
