@@ -137,7 +137,11 @@ final class MappedPages implements WritePath {
                 MappedWindow w = windows.get(index);
                 if (w == null || !preparation.isReserved(w, at, len)) {
                     positional.read(dst.duplicate().limit(dst.position() + len), pos + done, t);
-                } else if (t.isIdentity()) {
+                    dst.position(dst.position() + len);
+                    return;
+                }
+                preparation.prepareRead(w, at, len);
+                if (t.isIdentity()) {
                     dst.put(dst.position(), w.bytes, at, len);
                 } else {
                     t.decode(w.bytes.duplicate().position(at).limit(at + len),
