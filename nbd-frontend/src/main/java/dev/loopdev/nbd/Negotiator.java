@@ -2,14 +2,10 @@ package dev.loopdev.nbd;
 
 import java.io.EOFException;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.ByteChannel;
-import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
@@ -20,7 +16,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 
@@ -44,8 +39,9 @@ import java.util.logging.Logger;
  */
 final class Negotiator implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Negotiator.class.getName());
-    private static final int FIRST_BUFFER_BYTES = 512;
     private static final int MESSAGES_PER_WAKEUP = 16;
+    /** A TLS handshake blocks its thread: a few stalled ones must not keep others waiting. */
+    private static final int TLS_THREADS = 32;
 
     private final NbdServer server;
     private final NbdServer.Tuning tuning;
@@ -63,16 +59,12 @@ final class Negotiator implements AutoCloseable {
     private final LogLimiter warnings = new LogLimiter(LOG, 10, 10_000);
     private volatile boolean closed;
 
-    /** What a client is being read for, and what happens once its replies are out. */
-    private enum Stage { FLAGS, HEADER, DATA, HANDOVER, TLS, CLOSE }
-
     Negotiator(NbdServer server, NbdServer.Tuning tuning) throws IOException {
         this.server = server;
         this.tuning = tuning;
         this.selector = Selector.open();
-        int tls = 32; // a TLS handshake blocks its thread: a few stalled ones must not keep others waiting
-        this.tlsThreads = new ThreadPoolExecutor(tls, tls, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-                NbdServer.daemons("nbd-tls-"));
+        this.tlsThreads = new ThreadPoolExecutor(TLS_THREADS, TLS_THREADS, 10, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(), NbdServer.daemons("nbd-tls-"));
         tlsThreads.allowCoreThreadTimeOut(true);
         this.thread = new Thread(this::run, "nbd-negotiator");
         thread.setDaemon(true);
@@ -87,45 +79,10 @@ final class Negotiator implements AutoCloseable {
     /** Takes a client just accepted; from here on it is this negotiator's until it is served or closed. */
     void accepted(SocketChannel ch, String peer) {
         negotiating.incrementAndGet();
-        arrivals.add(new Negotiation(ch, peer, System.nanoTime()));
+        arrivals.add(new Negotiation(ch, peer, server, tuning, negotiating::decrementAndGet));
         selector.wakeup();
         if (closed) {
             drainArrivals(); // too late: close it here, the selector thread may be gone
-        }
-    }
-
-    private final class Negotiation {
-        final SocketChannel ch;
-        final String peer;
-        final long acceptedNanos;
-        final Handshake handshake;
-        final OutputQueue out = new OutputQueue();
-        final AtomicBoolean settled = new AtomicBoolean();
-        SelectionKey key;
-        Stage stage = Stage.FLAGS;
-        ByteBuffer in = ByteBuffer.allocate(Handshake.CLIENT_FLAGS_BYTES);
-        int dataBytes;
-        Handshake.Session chosen;
-
-        Negotiation(SocketChannel ch, String peer, long acceptedNanos) {
-            this.ch = ch;
-            this.peer = peer;
-            this.acceptedNanos = acceptedNanos;
-            this.handshake = new Handshake(out, ch, server.exports(), server.tlsMode(), server.tlsCredentials(), peer,
-                    tuning.optionsMax(), tuning.optionBytesMax());
-        }
-
-        /** Marks it settled, exactly once: whoever wins decides what becomes of the socket. */
-        boolean settle() {
-            if (settled.compareAndSet(false, true)) {
-                negotiating.decrementAndGet();
-                return true;
-            }
-            return false;
-        }
-
-        long ageMillis(long now) {
-            return TimeUnit.NANOSECONDS.toMillis(now - acceptedNanos);
         }
     }
 
@@ -135,7 +92,6 @@ final class Negotiator implements AutoCloseable {
             while (!closed) {
                 if (cancelled) {
                     selector.selectNow(); // deregisters the cancelled keys, so their sockets may block again
-                    cancelled = false;
                     for (Negotiation n : leaving) {
                         leave(n);
                     }
@@ -189,7 +145,6 @@ final class Negotiator implements AutoCloseable {
             n.ch.configureBlocking(false);
             n.key = n.ch.register(selector, 0, n);
             byAge.add(n);
-            n.out.write(n.handshake.greeting());
             if (flushThen(n)) {
                 n.key.interestOps(SelectionKey.OP_READ);
             }
@@ -204,42 +159,28 @@ final class Negotiator implements AutoCloseable {
         Iterator<Negotiation> oldest = byAge.iterator();
         while (oldest.hasNext()) {
             Negotiation n = oldest.next();
+            oldest.remove();
             if (n.settle()) {
-                oldest.remove();
                 warnings.warn(n.peer + ": closed after " + n.ageMillis(System.nanoTime()) + " ms of negotiating, "
                         + "to make room for " + newcomer.peer + " (" + tuning.connectionsMax()
                         + " clients at most: --max-clients)");
-                closeChannel(n);
+                n.close();
                 return true;
             }
-            oldest.remove(); // settled on a TLS thread meanwhile
         }
         return false;
     }
 
     /** Reads what the client sent, answers every whole message, and sends the answers. */
     private void serve(Negotiation n) {
-        if (n.settled.get()) {
+        if (n.isSettled()) {
             return;
         }
         try {
             if (n.key.isWritable() && !flushThen(n)) {
                 return;
             }
-            for (int messages = 0; messages < MESSAGES_PER_WAKEUP && isReading(n.stage); ) {
-                grow(n);
-                int r = n.ch.read(n.in);
-                if (r < 0) {
-                    throw new EOFException("the client went away while negotiating");
-                }
-                if (n.in.hasRemaining() || n.in.capacity() < n.dataBytes && n.stage == Stage.DATA) {
-                    if (r == 0) {
-                        break;
-                    }
-                    continue;
-                }
-                messages++;
-                step(n);
+            for (int messages = 0; messages < MESSAGES_PER_WAKEUP && n.isReading() && n.readMessage(); messages++) {
                 if (!flushThen(n)) {
                     return;
                 }
@@ -259,11 +200,11 @@ final class Negotiator implements AutoCloseable {
      * false when the client leaves the selector (served, moving to TLS, or closed) or must first take our replies.
      */
     private boolean flushThen(Negotiation n) throws IOException {
-        if (!n.out.writeTo(n.ch)) {
+        if (!n.flush()) {
             n.key.interestOps(SelectionKey.OP_WRITE); // stop reading until it takes what we said
             return false;
         }
-        switch (n.stage) {
+        switch (n.stage()) {
             case HANDOVER, TLS -> {
                 n.key.cancel();
                 leaving.add(n);
@@ -282,13 +223,13 @@ final class Negotiator implements AutoCloseable {
     /** Off the selector, in blocking mode: to transmission, or to a TLS thread. */
     private void leave(Negotiation n) {
         try {
-            if (n.stage == Stage.HANDOVER) {
+            if (n.stage() == Negotiation.Stage.HANDOVER) {
                 if (n.settle()) {
                     byAge.remove(n);
                     n.ch.configureBlocking(true);
-                    server.transmit(n.ch, n.peer, n.chosen);
+                    server.transmit(n.ch, n.peer, n.chosen());
                 }
-            } else if (!n.settled.get()) {
+            } else if (!n.isSettled()) {
                 n.ch.configureBlocking(true);
                 tlsThreads.execute(() -> negotiateOverTls(n));
             }
@@ -305,7 +246,7 @@ final class Negotiator implements AutoCloseable {
             n.handshake.startTls(n.ch);
             chosen = n.handshake.options();
         } catch (NbdProtocolException e) {
-            if (!n.settled.get()) {
+            if (!n.isSettled()) {
                 warnings.warn(n.peer + ": " + e.getMessage() + "; closing the connection");
             }
         } catch (IOException | RuntimeException e) {
@@ -317,62 +258,10 @@ final class Negotiator implements AutoCloseable {
         settledElsewhere.add(n);
         selector.wakeup();
         if (chosen == null) {
-            closeChannel(n);
+            n.close();
         } else {
             server.transmit(n.ch, n.peer, chosen);
         }
-    }
-
-    private static boolean isReading(Stage s) {
-        return s == Stage.FLAGS || s == Stage.HEADER || s == Stage.DATA;
-    }
-
-    /**
-     * Option data arrives into a buffer that grows with it, up to the length the header gave: a client that
-     * announces a large option and trickles it holds only what it sent.
-     */
-    private static void grow(Negotiation n) {
-        if (n.stage == Stage.DATA && !n.in.hasRemaining() && n.in.capacity() < n.dataBytes) {
-            ByteBuffer bigger = ByteBuffer.allocate((int) Math.min(n.dataBytes, 2L * n.in.capacity()));
-            n.in = bigger.put(n.in.flip());
-        }
-    }
-
-    /** One whole message: answered, and the next one set up. */
-    private void step(Negotiation n) throws IOException {
-        ByteBuffer m = n.in.flip();
-        switch (n.stage) {
-            case FLAGS -> {
-                n.handshake.clientFlags(m.getInt());
-                expect(n, Stage.HEADER, Handshake.OPTION_HEADER_BYTES);
-            }
-            case HEADER -> {
-                n.dataBytes = n.handshake.optionHeader(m);
-                expect(n, Stage.DATA, Math.min(n.dataBytes, FIRST_BUFFER_BYTES));
-                if (n.dataBytes == 0) {
-                    step(n);
-                }
-            }
-            case DATA -> {
-                Handshake.Session chosen = n.handshake.option(m);
-                if (chosen != null) {
-                    n.stage = Stage.HANDOVER;
-                    n.chosen = chosen;
-                } else if (n.handshake.aborted()) {
-                    n.stage = Stage.CLOSE;
-                } else if (n.handshake.startingTls()) {
-                    n.stage = Stage.TLS;
-                } else {
-                    expect(n, Stage.HEADER, Handshake.OPTION_HEADER_BYTES);
-                }
-            }
-            default -> throw new AssertionError(n.stage);
-        }
-    }
-
-    private static void expect(Negotiation n, Stage stage, int bytes) {
-        n.stage = stage;
-        n.in = ByteBuffer.allocate(bytes);
     }
 
     /** Closes the clients whose handshake limit has passed, oldest first. */
@@ -391,7 +280,7 @@ final class Negotiator implements AutoCloseable {
             oldest.remove();
             if (n.settle()) {
                 warnings.warn(n.peer + ": did not finish negotiating within " + limit + " ms (--handshake-limit)");
-                closeChannel(n);
+                n.close();
             }
         }
     }
@@ -409,21 +298,13 @@ final class Negotiator implements AutoCloseable {
     private void forget(Negotiation n) {
         if (n.settle()) {
             byAge.remove(n);
-            closeChannel(n);
+            n.close();
         }
     }
 
-    private void close(Negotiation n) {
+    private static void close(Negotiation n) {
         if (n.settle()) {
-            closeChannel(n);
-        }
-    }
-
-    private static void closeChannel(Negotiation n) {
-        try {
-            n.ch.close();
-        } catch (IOException ignored) {
-            // a socket we are abandoning
+            n.close();
         }
     }
 
@@ -444,48 +325,5 @@ final class Negotiator implements AutoCloseable {
             // nothing registered is left to care
         }
         warnings.flush();
-    }
-
-    /**
-     * Replies queued for one client: {@link Handshake} writes into it as into the socket, and the selector thread
-     * sends it when the socket takes it.
-     */
-    private static final class OutputQueue implements ByteChannel {
-        private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
-
-        @Override
-        public int write(ByteBuffer src) {
-            int n = src.remaining();
-            queue.add(ByteBuffer.allocate(n).put(src).flip());
-            return n;
-        }
-
-        /** Sends what the socket takes; true when nothing is left. */
-        boolean writeTo(SocketChannel ch) throws IOException {
-            while (!queue.isEmpty()) {
-                ByteBuffer b = queue.peek();
-                ch.write(b);
-                if (b.hasRemaining()) {
-                    return false;
-                }
-                queue.poll();
-            }
-            return true;
-        }
-
-        @Override
-        public int read(ByteBuffer dst) {
-            throw new UnsupportedOperationException("a handshake reads nothing from its replies");
-        }
-
-        @Override
-        public boolean isOpen() {
-            return true;
-        }
-
-        @Override
-        public void close() {
-            queue.clear();
-        }
     }
 }

@@ -4,14 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.ShmTempDir;
 import dev.loopdev.nbd.testing.NbdTestClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -31,19 +31,8 @@ class CrashConsistencyIT {
     private static final int IMAGE_BYTES = 2 << 20;
     private static final int ITERATIONS = 13; // per variant: 52 kills in all
 
-    private Path dir;
-
-    @BeforeEach
-    void tmpfs() throws IOException {
-        dir = Files.createTempDirectory(Path.of("/dev/shm"), "loopdev-crash");
-    }
-
-    @AfterEach
-    void clean() throws IOException {
-        try (var files = Files.walk(dir)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
+    @TempDir(factory = ShmTempDir.class)
+    Path dir;
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("dev.loopdev.e2e.Variant#all")

@@ -10,6 +10,7 @@ import dev.loopdev.LoopConfig;
 import dev.loopdev.LoopDevice;
 import dev.loopdev.WritePathKind;
 import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.ShmTempDir;
 import dev.loopdev.e2e.harness.Tools;
 import dev.loopdev.fuse.FuseMount;
 import dev.loopdev.fuse.FuseOptions;
@@ -23,9 +24,9 @@ import java.util.List;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -51,19 +52,12 @@ class FaultyBackingFileIT {
     private static final int BAD_BYTES = 64 << 10;
     private static final int REQUESTS = 300;
 
-    private Path dir;
+    @TempDir(factory = ShmTempDir.class)
+    Path dir;
 
     @BeforeEach
-    void tmpfs() throws IOException {
-        dir = Files.createTempDirectory(Path.of("/dev/shm"), "loopdev-faulty");
+    void tools() {
         Tools.require("nbdinfo");
-    }
-
-    @AfterEach
-    void clean() throws IOException {
-        try (var files = Files.walk(dir)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
     }
 
     @ParameterizedTest(name = "{0}")

@@ -3,6 +3,7 @@ package dev.loopdev.e2e;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.ShmTempDir;
 import dev.loopdev.e2e.harness.Tools;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -12,10 +13,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A 100 TiB sparse image on tmpfs, served on the mapped path, under 20 s of fio's 4 KiB random reads and writes
@@ -28,19 +29,12 @@ class HugeSparseImageIT {
     private static final long IMAGE_BYTES = 100L << 40;
     private static final long BOUND_KIB = 512 * 1024;
 
-    private Path dir;
+    @TempDir(factory = ShmTempDir.class)
+    Path dir;
 
     @BeforeEach
-    void tmpfs() throws IOException {
-        dir = Files.createTempDirectory(Path.of("/dev/shm"), "loopdev-huge");
+    void tools() {
         Tools.require("fio");
-    }
-
-    @AfterEach
-    void clean() throws IOException {
-        try (var files = Files.walk(dir)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
     }
 
     @Test

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.ShmTempDir;
 import dev.loopdev.e2e.harness.Nbdfuse;
 import dev.loopdev.e2e.harness.Tools;
 import dev.loopdev.e2e.harness.VolatileDisk;
@@ -19,9 +20,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -43,19 +44,13 @@ class PowerCutIT {
     private static final int CUTS = Integer.getInteger("loopdev.powercut.cuts", 3);
     private static final int EXT4_CUTS = Integer.getInteger("loopdev.powercut.ext4cuts", 1);
 
-    private Path dir;
+    @TempDir(factory = ShmTempDir.class)
+    Path dir;
 
     @BeforeEach
-    void tmpfs() throws IOException {
-        dir = Files.createTempDirectory(Path.of("/dev/shm"), "loopdev-powercut");
-        Tools.require("nbdkit", "nbdfuse", "fusermount3", "losetup", "mkfs.ext4", "e2fsck", "debugfs", "mount", "umount");
-    }
-
-    @AfterEach
-    void clean() throws IOException {
-        try (var files = Files.walk(dir)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
+    void tools() {
+        Tools.require("nbdkit", "nbdfuse", "fusermount3", "losetup", "mkfs.ext4", "e2fsck", "debugfs", "mount",
+                "umount");
     }
 
     @ParameterizedTest(name = "{0}")
