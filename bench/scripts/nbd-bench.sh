@@ -9,7 +9,8 @@
 # default 1G), RUNTIME (seconds per fio job, default 5), REPS (repetitions; the table shows the median, default 3),
 # COPIES (nbdcopy runs per repetition, median, default 3), WARMUP (seconds of unrecorded I/O per server
 # first, default 5), SERVERS (default: "loopdev-mapped loopdev-positional
-# nbdkit").
+# nbdkit"), BASE_JAR (another build, e.g. main's, served as base-mapped and base-positional when SERVERS names
+# them: a change measured against what it changes, in the same run).
 #
 # The client matters as much as the server (nbdkit's BENCHMARKING notes): every figure here comes from fio's nbd
 # engine or nbdcopy, both libnbd clients, over a unix socket. Compare ratios, not absolutes, across machines.
@@ -77,6 +78,10 @@ start_server() {
     loopdev-mapped|loopdev-positional)
       "$JAVA" -jar "$JAR" serve "$image" --unix "$sock" --write-path "${name#loopdev-}" \
           > /dev/null 2> "$work/$name.log" &
+      pid[$name]=$! ;;
+    base-mapped|base-positional)
+      "$JAVA" -jar "${BASE_JAR:?BASE_JAR names the other build}" serve "$image" --unix "$sock" \
+          --write-path "${name#base-}" > /dev/null 2> "$work/$name.log" &
       pid[$name]=$! ;;
     nbdkit)
       nbdkit -f -U "$sock" file "$image" 2> "$work/$name.log" &

@@ -49,6 +49,11 @@ public final class LoopDevice implements BlockDevice {
 
     /** As {@link #open(LoopConfig)}, with the mapped path's page and window sizes chosen (tests use tiny ones). */
     static LoopDevice open(LoopConfig config, int pageSize, long windowBytes) throws IOException {
+        return open(config, pageSize, windowBytes, MappedPages.DEFAULT_BUDGET_BYTES);
+    }
+
+    /** ... and the bytes of windows the mapped path may map at once. */
+    static LoopDevice open(LoopConfig config, int pageSize, long windowBytes, long budgetBytes) throws IOException {
         Transform t = config.transform();
         if (!t.isIdentity() && config.offsetBytes() % t.sectorSize() != 0) {
             throw new BlockDeviceException(Errno.EINVAL, "with a transform the offset must be a multiple of "
@@ -68,7 +73,7 @@ public final class LoopDevice implements BlockDevice {
             // As loop counts its size in whole sectors, we count it in whole logical blocks, and in whole units
             // of the transform (dm-crypt's sector_size).
             size -= size % Math.max(config.blockSize(), t.sectorSize());
-            WritePath path = choosePath(config, file, size, pageSize, windowBytes);
+            WritePath path = choosePath(config, file, size, pageSize, windowBytes, budgetBytes);
             LOG.fine(config.file() + ": " + size + " bytes at offset " + config.offsetBytes() + ", "
                     + path.kind().name().toLowerCase() + " write path, transform " + t.name()
                     + (config.readOnly() || !file.writable ? ", read-only" : ""));
@@ -80,7 +85,7 @@ public final class LoopDevice implements BlockDevice {
     }
 
     private static WritePath choosePath(LoopConfig config, BackingFile file, long size, int pageSize,
-                                        long windowBytes) throws IOException {
+                                        long windowBytes, long budgetBytes) throws IOException {
         long end = config.offsetBytes() + size;
         switch (config.writePath()) {
             case POSITIONAL:
@@ -90,10 +95,10 @@ public final class LoopDevice implements BlockDevice {
                     throw new BlockDeviceException(Errno.ENOTSUP, config.file()
                             + " cannot be memory-mapped");
                 }
-                return new MappedPages(file, end, pageSize, windowBytes);
+                return new MappedPages(file, end, pageSize, windowBytes, budgetBytes);
             default:
                 if (size > 0 && MappedPages.canMap(file, config.offsetBytes(), end)) {
-                    return new MappedPages(file, end, pageSize, windowBytes);
+                    return new MappedPages(file, end, pageSize, windowBytes, budgetBytes);
                 }
                 LOG.info(config.file() + " cannot be memory-mapped: using positional writes");
                 return new PositionalWrites(file);

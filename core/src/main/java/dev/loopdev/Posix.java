@@ -18,6 +18,7 @@ final class Posix {
     static final int SEEK_HOLE = 4;
 
     static final int MADV_DONTNEED = 4;
+    static final int MADV_POPULATE_READ = 22;
     static final int MADV_POPULATE_WRITE = 23;
 
     static {

@@ -15,9 +15,9 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * One client. Its thread negotiates, then reads requests: header, validation, payload into a pooled buffer. Small
- * reads and writes run right there on the reader (a handoff would cost more than the work); the rest go to the
- * server's worker pool, so replies may leave out of order, as the protocol allows.
+ * One client that finished negotiating. Its thread reads requests: header, validation, payload into a pooled
+ * buffer. Small reads and writes run right there on the reader (a handoff would cost more than the work); the rest
+ * go to the server's worker pool, so replies may leave out of order, as the protocol allows.
  *
  * <p>Invariant: every request read whole becomes a {@link PendingRequest} and is answered through it, once, and an
  * admitted one runs against the device even if the client vanished meanwhile. When reading stops (DISC, EOF,
@@ -33,19 +33,14 @@ final class Connection implements Runnable {
     private final String peer;
     private final InFlight inFlight;
     private final ByteBuffer header = ByteBuffer.allocateDirect(Nbd.EXTENDED_REQUEST_HEADER_BYTES);
-    private Handshake.Session session;
+    private final Handshake.Session session;
     private Export export;
     private BlockDevice device;
     private SocketInput input;
     private ReplyWriter replies;
-    private volatile boolean negotiated;
     private volatile boolean stopping;
 
-    Connection(NbdServer server, SocketChannel ch, String peer) {
-        this(server, ch, peer, null);
-    }
-
-    /** A connection that starts in transmission, {@code session} agreed elsewhere (the kernel's client). */
+    /** A connection in transmission, {@code session} agreed by the {@link Negotiator} or elsewhere (the kernel). */
     Connection(NbdServer server, SocketChannel ch, String peer, Handshake.Session session) {
         this.server = server;
         this.ch = ch;
@@ -57,21 +52,15 @@ final class Connection implements Runnable {
     @Override
     public void run() {
         try {
-            if (session == null) {
-                session = new Handshake(ch, server.exports(), server.tlsMode(), server.tlsCredentials(), peer)
-                        .negotiate();
-            }
-            negotiated = true;
-            if (session != null) {
-                export = session.export();
-                device = export.device();
-                LOG.fine(() -> peer + ": export '" + export.name() + "'" + (session.tls() ? " over TLS" : "")
-                        + ", structured replies " + session.structuredReplies() + ", extended headers "
-                        + session.extendedHeaders() + ", base:allocation " + session.baseAllocation());
-                replies = new ReplyWriter(session.channel(), session.structuredReplies(), session.extendedHeaders());
-                input = new SocketInput(session.channel(), replies::flushDeferred);
-                serve();
-            }
+            export = session.export();
+            device = export.device();
+            LOG.fine(() -> peer + ": export '" + export.name() + "'" + (session.tls() ? " over TLS" : "")
+                    + ", structured replies " + session.structuredReplies() + ", extended headers "
+                    + session.extendedHeaders() + ", base:allocation " + session.baseAllocation());
+            replies = new ReplyWriter(session.channel(), session.structuredReplies(), session.extendedHeaders(),
+                    server.errorReplies());
+            input = new SocketInput(session.channel(), replies::flushDeferred);
+            serve();
         } catch (NbdProtocolException e) {
             LOG.warning(peer + ": " + e.getMessage() + "; closing the connection");
         } catch (EOFException | ClosedChannelException e) {
@@ -268,10 +257,6 @@ final class Connection implements Runnable {
         LOG.fine(() -> peer + ": closed");
     }
 
-    boolean negotiated() {
-        return negotiated;
-    }
-
     /** Stops reading; what is in flight finishes and is answered, then the connection closes. */
     void stop() {
         stopping = true;
@@ -282,7 +267,7 @@ final class Connection implements Runnable {
         }
     }
 
-    /** Closes the socket at once (a client that never finished negotiating). */
+    /** Closes the socket at once. */
     void closeNow() {
         stopping = true;
         try {

@@ -37,6 +37,7 @@ final class ReplyWriter {
     private final ByteChannel ch;
     private final boolean structured;
     private final boolean extended;
+    private final ErrorReplies errors;
     private final ReentrantLock lock = new ReentrantLock();
     private final ByteBuffer header = ByteBuffer.allocateDirect(32 + 8 + 6 + 4 * MAX_MESSAGE_CHARS);
     private final ByteBuffer[] gather = new ByteBuffer[2];
@@ -54,10 +55,12 @@ final class ReplyWriter {
     private int headersFrom; // where the headers not yet sliced off start
     private long deferredDataBytes;
 
-    ReplyWriter(ByteChannel ch, boolean structured, boolean extended) {
+    /** {@code errors} counts every error reply sent. */
+    ReplyWriter(ByteChannel ch, boolean structured, boolean extended, ErrorReplies errors) {
         this.ch = ch;
         this.structured = structured || extended;
         this.extended = extended;
+        this.errors = errors;
     }
 
     /**
@@ -158,6 +161,7 @@ final class ReplyWriter {
      * even for a READ, no payload (the spec's rule for a simple reply that carries an error).
      */
     void error(Request r, int nbdError, String message) {
+        errors.count(r.type, nbdError);
         lock.lock();
         try {
             header.clear();
