@@ -12,7 +12,8 @@
 # default 5), SERVERS (default: "loopdev-mapped loopdev-positional nbdkit nbdkit-trixie", the last only when the
 # chroot exists; loopdev-mapped-copying and loopdev-positional-copying run with in-place transfers off,
 # -Dloopdev.nbd.inPlace=false, and baseline-mapped and baseline-positional with BASELINE_JAR, another build's
-# loopdev.jar, for a before/after in one run), TRIXIE (a Debian 13 chroot with nbdkit, fio and
+# loopdev.jar, for a before/after in one run; BASE_JAR and base-mapped, base-positional are the same),
+# TRIXIE (a Debian 13 chroot with nbdkit, fio and
 # libnbd-bin; default /var/cache/loopdev-bench/trixie; make it with bench/scripts/trixie-peers.sh), CLIENTS
 # ("trixie": fio 3.39 and nbdcopy 1.22 from that chroot, the default when it exists; "host": Debian 12's fio
 # 3.33 and nbdcopy 1.14),
@@ -122,12 +123,12 @@ start_server() {
   sock=$(sock_of "$name")
   cp "$source" "$image"
   case "$name" in
-    loopdev-mapped|loopdev-positional|loopdev-mapped-copying|loopdev-positional-copying|baseline-mapped|baseline-positional)
+    loopdev-mapped|loopdev-positional|loopdev-mapped-copying|loopdev-positional-copying|baseline-mapped|baseline-positional|base-mapped|base-positional)
       # -copying: in-place transfers off (every byte through a buffer of the server's); baseline-: another build
       # ($BASELINE_JAR): for a before/after in one run
       local wp=${name#*-} opts=() jar=$JAR
       [[ $wp == *-copying ]] && { wp=${wp%-copying}; opts=(-Dloopdev.nbd.inPlace=false); }
-      [[ $name == baseline-* ]] && jar=${BASELINE_JAR:?"set BASELINE_JAR for $name"}
+      [[ $name == base* ]] && jar=${BASELINE_JAR:-${BASE_JAR:?"set BASELINE_JAR for $name"}}
       "$JAVA" "${opts[@]}" -jar "$jar" serve "$image" --unix "$sock" --write-path "$wp" \
           > /dev/null 2> "$work/$name.log" &
       pid[$name]=$! ;;

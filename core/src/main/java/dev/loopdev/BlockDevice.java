@@ -9,7 +9,8 @@ import java.nio.ByteBuffer;
  * frontends (NBD, FUSE) and the core; decorators stack on it the way nbdkit's filters stack on a plugin.
  *
  * <p>Offsets and lengths are in bytes. Implementations do not validate requests a second time beyond asserting:
- * frontends call {@link #checkRange} once, at the edge. All methods are safe to call from many threads at once;
+ * each frontend validates a request once, at its edge (range, flags, read-only), as nbdkit's
+ * {@code validate_request} does, in the terms of its protocol. All methods are safe to call from many threads at once;
  * overlapping writes never tear a 512-byte sector.
  */
 public interface BlockDevice extends Closeable {
@@ -121,14 +122,6 @@ public interface BlockDevice extends Closeable {
      */
     default LentForWrite lendForWrite(long offset, int length) throws IOException {
         return null;
-    }
-
-    /** Validates a request once, at the edge: the range must lie within the device. */
-    default void checkRange(long offset, long length) throws BlockDeviceException {
-        if (offset < 0 || length < 0 || offset > size() || length > size() - offset) {
-            throw new BlockDeviceException(Errno.EINVAL,
-                    "request [" + offset + ", +" + length + ") is outside the device of " + size() + " bytes");
-        }
     }
 
     default void checkWritable() throws BlockDeviceException {

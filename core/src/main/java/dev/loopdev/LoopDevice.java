@@ -51,6 +51,11 @@ public final class LoopDevice implements BlockDevice {
 
     /** As {@link #open(LoopConfig)}, with the mapped path's page and window sizes chosen (tests use tiny ones). */
     static LoopDevice open(LoopConfig config, int pageSize, long windowBytes) throws IOException {
+        return open(config, pageSize, windowBytes, MappedPages.DEFAULT_BUDGET_BYTES);
+    }
+
+    /** ... and the bytes of windows the mapped path may map at once. */
+    static LoopDevice open(LoopConfig config, int pageSize, long windowBytes, long budgetBytes) throws IOException {
         Transform t = config.transform();
         if (!t.isIdentity() && config.offsetBytes() % t.sectorSize() != 0) {
             throw new BlockDeviceException(Errno.EINVAL, "with a transform the offset must be a multiple of "
@@ -70,7 +75,7 @@ public final class LoopDevice implements BlockDevice {
             // As loop counts its size in whole sectors, we count it in whole logical blocks, and in whole units
             // of the transform (dm-crypt's sector_size).
             size -= size % Math.max(config.blockSize(), t.sectorSize());
-            WritePath path = choosePath(config, file, size, pageSize, windowBytes);
+            WritePath path = choosePath(config, file, size, pageSize, windowBytes, budgetBytes);
             LOG.fine(config.file() + ": " + size + " bytes at offset " + config.offsetBytes() + ", "
                     + path.kind().name().toLowerCase() + " write path, transform " + t.name()
                     + (config.readOnly() || !file.writable ? ", read-only" : ""));
@@ -82,7 +87,7 @@ public final class LoopDevice implements BlockDevice {
     }
 
     private static WritePath choosePath(LoopConfig config, BackingFile file, long size, int pageSize,
-                                        long windowBytes) throws IOException {
+                                        long windowBytes, long budgetBytes) throws IOException {
         long end = config.offsetBytes() + size;
         switch (config.writePath()) {
             case POSITIONAL:
@@ -90,12 +95,12 @@ public final class LoopDevice implements BlockDevice {
             case MAPPED:
                 if (size > 0 && !MappedPages.canMap(file, config.offsetBytes(), end)) {
                     throw new BlockDeviceException(Errno.ENOTSUP, config.file()
-                            + " cannot be memory-mapped; use --write-path positional or auto");
+                            + " cannot be memory-mapped");
                 }
-                return new MappedPages(file, end, pageSize, windowBytes);
+                return new MappedPages(file, end, pageSize, windowBytes, budgetBytes);
             default:
                 if (size > 0 && MappedPages.canMap(file, config.offsetBytes(), end)) {
-                    return new MappedPages(file, end, pageSize, windowBytes);
+                    return new MappedPages(file, end, pageSize, windowBytes, budgetBytes);
                 }
                 LOG.info(config.file() + " cannot be memory-mapped: using positional writes");
                 return new PositionalWrites(file);
@@ -198,7 +203,8 @@ public final class LoopDevice implements BlockDevice {
     /**
      * Lends the mapped path's pages when the bytes in them are the bytes of the request (no transform); the lock
      * is taken first and held by the lease. A mapping that cannot be made lends nothing: the caller's ordinary
-     * read or write then meets the failure and degrades the device.
+     * read or write then meets the failure and degrades the device. Nor does a range beyond the mapping budget,
+     * or a read of one not all backed by blocks ({@link MappedPages#lend}).
      */
     private LentPages lend(long devPos, int n, boolean forWrite) throws IOException {
         assertOpenAndInRange(devPos, n);
@@ -208,8 +214,12 @@ public final class LoopDevice implements BlockDevice {
         long pos = offset + devPos;
         RangeLocks.Held h = forWrite ? locks.write(pos, n) : locks.read(pos, n);
         try {
-            return new LentPages(mapped, pos, n, mapped.lend(pos, n, forWrite), h, forWrite,
-                    () -> withPath(p -> p.force(pos, n)));
+            ByteBuffer[] slices = mapped.lend(pos, n, forWrite);
+            if (slices == null) {
+                h.close();
+                return null;
+            }
+            return new LentPages(mapped, pos, n, slices, h, forWrite, () -> withPath(p -> p.force(pos, n)));
         } catch (WritePath.MappingFailedException e) {
             h.close();
             return null;

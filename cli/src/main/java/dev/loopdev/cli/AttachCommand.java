@@ -1,8 +1,6 @@
 package dev.loopdev.cli;
 
 import dev.loopdev.LoopDevice;
-import dev.loopdev.nbd.kernel.AttachState;
-import dev.loopdev.nbd.kernel.Daemon;
 import dev.loopdev.nbd.kernel.KernelAttachment;
 import dev.loopdev.nbd.kernel.KernelNbd;
 import dev.loopdev.transforms.KeySource;
@@ -10,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -100,16 +99,25 @@ final class AttachCommand implements Callable<Integer> {
         if (notifyReady) {
             Daemon.newSession();
         }
+        AtomicReference<AttachState> record = new AtomicReference<>();
         KernelAttachment a;
         try {
-            a = KernelAttachment.start(dev, connections);
+            a = KernelAttachment.start(dev, "loopdev:" + dev.file(), connections, Cli.tuning(), () -> {
+                AttachState s = record.get();
+                if (s != null) {
+                    s.delete();
+                }
+            });
         } catch (Exception e) {
             dev.close();
             throw e;
         }
         AttachState state;
         try {
-            state = a.connect(index, timeoutSeconds, noNetlink);
+            KernelNbd.Connection c = a.connect(index, timeoutSeconds, noNetlink);
+            state = AttachState.of(c, dev, connections);
+            record.set(state);
+            state.write();
         } catch (Exception e) {
             a.abandon();
             throw e;

@@ -1,5 +1,6 @@
 package dev.loopdev.cli;
 
+import dev.loopdev.nbd.NbdServer;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.NoSuchFileException;
@@ -7,6 +8,21 @@ import java.nio.file.NoSuchFileException;
 /** Small helpers shared by the subcommands. */
 final class Cli {
     private Cli() {
+    }
+
+    /**
+     * The NBD server's tuning: its defaults, save what {@code -Dloopdev.nbd.workers},
+     * {@code -Dloopdev.nbd.inlineBytes}, {@code -Dloopdev.nbd.inPlace} and {@code -Dloopdev.nbd.stallMillis} (in
+     * LOOPDEV_JAVA_OPTS) ask for, for experiments and comparisons.
+     */
+    static NbdServer.Tuning tuning() {
+        NbdServer.Tuning d = NbdServer.Tuning.defaults();
+        return new NbdServer.Tuning(Integer.getInteger("loopdev.nbd.workers", d.workers()),
+                Integer.getInteger("loopdev.nbd.inlineBytes", d.maxInlineBytes()), d.maxInFlightBytes(),
+                d.maxInFlightRequests(), d.maxConnections(), d.handshakeMillis(), d.maxOptions(),
+                d.maxOptionBytes(),
+                Boolean.parseBoolean(System.getProperty("loopdev.nbd.inPlace", String.valueOf(d.inPlace()))),
+                Long.getLong("loopdev.nbd.stallMillis", d.stallMillis()));
     }
 
     /** One line that says what went wrong, without a stack trace. */

@@ -7,6 +7,7 @@ import dev.loopdev.WritePathKind;
 import dev.loopdev.luks.LuksDevices;
 import dev.loopdev.luks.LuksFormat;
 import dev.loopdev.luks.LuksImage;
+import dev.loopdev.luks.LuksInPlace;
 import dev.loopdev.luks.VolumeKey;
 import dev.loopdev.transforms.DeviceCopy;
 import dev.loopdev.transforms.ImageConverter;
@@ -39,8 +40,8 @@ abstract class ConvertCommand implements Callable<Integer> {
     Path dst;
 
     @Option(names = "--in-place", description = "Convert SRC itself, crash-safe: an interrupted run is resumed by "
-            + "running the same command again (the journal SRC.loopdev-journal holds the chunk in progress). "
-            + "Headerless transforms only.")
+            + "running the same command again (the journal SRC.loopdev-journal or, to and from LUKS2, "
+            + "SRC.loopdev-luks-journal). To LUKS2 the file grows by the 16 MiB header and the data moves up.")
     boolean inPlace;
 
     @Option(names = "--offset", paramLabel = "N", defaultValue = "0",
@@ -69,14 +70,12 @@ abstract class ConvertCommand implements Callable<Integer> {
         }
         int luks = luksVersion();
         if (luks > 0) {
-            if (inPlace) {
-                throw new IllegalArgumentException("--in-place works for headerless transforms only; convert to a new "
-                        + "file (DST)");
-            }
             if (Cli.parseSize(offset) != 0 || transform.ivOffset != 0) {
                 throw new IllegalArgumentException("--offset and --iv-offset come from the LUKS header");
             }
-            if (encrypt()) {
+            if (inPlace) {
+                luksInPlace(luks);
+            } else if (encrypt()) {
                 toLuks(luks);
             } else {
                 fromLuks();
@@ -103,6 +102,9 @@ abstract class ConvertCommand implements Callable<Integer> {
 
     /** 1 or 2 for a LUKS conversion, 0 for a headerless one. */
     private int luksVersion() throws IOException {
+        if (inPlace && Files.exists(LuksInPlace.journalFor(src))) {
+            return 2; // an interrupted in-place LUKS conversion: its journal says the rest
+        }
         if (type == null) {
             return encrypt() ? 0 : LuksImage.probe(src) > 0 ? LuksImage.probe(src) : 0;
         }
@@ -112,13 +114,40 @@ abstract class ConvertCommand implements Callable<Integer> {
         return LuksCommand.Versions.parse(type);
     }
 
-    /** A new LUKS image at DST: the header, then SRC's bytes written through the new image's device. */
-    private void toLuks(int version) throws IOException {
+    /**
+     * SRC to LUKS2 and back in place: the data moves by the header's size, crash-safe through a journal; a rerun
+     * of the same command finishes an interrupted one.
+     */
+    private void luksInPlace(int version) throws IOException {
+        boolean resuming = Files.exists(LuksInPlace.journalFor(src));
+        byte[] pass = transform.key.source().passphrase("Enter passphrase for " + src + ": ",
+                encrypt() && !resuming);
+        try (ProgressReport progress = new ProgressReport(System.err, (encrypt() ? "encrypting " : "decrypting ")
+                + src.getFileName() + " in place")) {
+            if (resuming) {
+                LOG.info(src + ": carrying on with the interrupted in-place conversion");
+            }
+            if (encrypt()) {
+                LuksInPlace.encrypt(src, luksOptions(version), pass, progress::update);
+            } else {
+                LuksInPlace.decrypt(src, pass, progress::update);
+            }
+        } finally {
+            Arrays.fill(pass, (byte) 0);
+        }
+    }
+
+    private LuksFormat.Options luksOptions(int version) {
         String cipher = transform.spec != null ? transform.spec : "aes-xts-plain64";
         int bits = transform.keyBits != null ? transform.keyBits : cipher.contains("-xts-") ? 512 : 256;
         String hash = transform.hash != null ? transform.hash : "sha256";
-        LuksFormat.Options o = new LuksFormat.Options(version, cipher, bits, luksFormat.sectorSize,
+        return new LuksFormat.Options(version, cipher, bits, luksFormat.sectorSize,
                 luksFormat.kdf.settings(version, hash), luksFormat.label, luksFormat.uuid, 0);
+    }
+
+    /** A new LUKS image at DST: the header, then SRC's bytes written through the new image's device. */
+    private void toLuks(int version) throws IOException {
+        LuksFormat.Options o = luksOptions(version);
         long size = Files.size(src);
         int unit = luksFormat.sectorSize > 0 ? luksFormat.sectorSize : size % 4096 == 0 ? 4096 : 512;
         long padded = (size + unit - 1) / unit * unit;

@@ -1,5 +1,7 @@
 package dev.loopdev.cli;
 
+import dev.loopdev.BlockDeviceException;
+import dev.loopdev.Errno;
 import dev.loopdev.LoopConfig;
 import dev.loopdev.LoopDevice;
 import dev.loopdev.Transform;
@@ -52,6 +54,7 @@ final class DeviceOptions {
             throw new IllegalArgumentException("--write-path must be auto, mapped or positional, not '" + writePath + "'");
         }
         LoopConfig config;
+        LuksDevices.checkNoConversionUnderway(image);
         if (LuksDevices.isLuks(luks.mode(), image, luks.header)) {
             String plain = off != 0 ? "--offset" : transform.plainOptionGiven();
             if (plain != null) {
@@ -74,6 +77,13 @@ final class DeviceOptions {
         config = config.withReadOnly(readOnly).withWritePath(kind);
         try {
             return LoopDevice.open(config);
+        } catch (BlockDeviceException e) {
+            config.transform().close();
+            if (kind == WritePathKind.MAPPED && e.errno() == Errno.ENOTSUP) {
+                throw new BlockDeviceException(e.errno(), image + " cannot be memory-mapped; use --write-path "
+                        + "positional or auto", e);
+            }
+            throw e;
         } catch (IOException | RuntimeException e) {
             config.transform().close();
             throw e;

@@ -1,6 +1,5 @@
 package dev.loopdev.cli;
 
-import dev.loopdev.nbd.kernel.AttachState;
 import dev.loopdev.nbd.kernel.KernelNbd;
 import java.io.PrintWriter;
 import java.util.ArrayList;

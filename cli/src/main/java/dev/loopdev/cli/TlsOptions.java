@@ -24,7 +24,12 @@ final class TlsOptions {
     private TlsCredentials credentials;
 
     TlsMode mode() {
-        TlsMode m = tls != null ? TlsMode.parse(tls) : hasCredentials() ? TlsMode.ON : TlsMode.OFF;
+        TlsMode m;
+        try {
+            m = tls != null ? TlsMode.parse(tls) : hasCredentials() ? TlsMode.ON : TlsMode.OFF;
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--tls must be off, on or require, not '" + tls + "'");
+        }
         if (m != TlsMode.OFF && !hasCredentials()) {
             throw new IllegalArgumentException("--tls " + tls + " needs --tls-psk FILE or --tls-certificates DIR");
         }

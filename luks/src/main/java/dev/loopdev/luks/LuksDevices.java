@@ -54,6 +54,18 @@ public final class LuksDevices {
     }
 
     /**
+     * Refuses an image whose in-place conversion to or from LUKS2 is unfinished: half of it is moved, and serving
+     * it would show neither the old image nor the new one.
+     */
+    public static void checkNoConversionUnderway(Path image) {
+        Path journal = LuksInPlace.journalFor(image);
+        if (java.nio.file.Files.exists(journal)) {
+            throw new LuksException(image + ": an in-place LUKS conversion is unfinished (" + journal + "); run the "
+                    + "same `loopdev encrypt|decrypt " + image + " --in-place` command again to finish it");
+        }
+    }
+
+    /**
      * Unlocks the image with the passphrase from {@code key} ({@code slot} only, if not negative) and returns the
      * configuration of a device over its data segment, which owns the transform made with the volume key. Warnings
      * about the header (a damaged copy) are logged; the passphrase and the volume key are wiped.

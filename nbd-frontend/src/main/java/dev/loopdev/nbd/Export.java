@@ -25,11 +25,12 @@ public record Export(String name, BlockDevice device) {
     }
 
     /**
-     * What the export offers. DF only with structured replies (the spec forbids it otherwise); we always answer a
-     * READ with one chunk, so honouring DF costs nothing. FAST_ZERO on every writable export: whether zeroing is
-     * fast is decided per request, by the device.
+     * What the export offers, the one place the transmission flags are decided: the handshake sends them, and the
+     * kernel's client is told them when {@code attach} connects it. DF only with structured replies (the spec
+     * forbids it otherwise); we always answer a READ with one chunk, so honouring DF costs nothing. FAST_ZERO on
+     * every writable export: whether zeroing is fast is decided per request, by the device.
      */
-    int transmissionFlags(boolean structuredReplies) {
+    public int transmissionFlags(boolean structuredReplies) {
         int flags = Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH | Nbd.FLAG_SEND_FUA | Nbd.FLAG_CAN_MULTI_CONN
                 | Nbd.FLAG_SEND_CACHE;
         if (structuredReplies) {

@@ -1,6 +1,7 @@
 package dev.loopdev.nbd;
 
 import dev.loopdev.BlockDevice;
+import dev.loopdev.BufferPool;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.function.BiFunction;

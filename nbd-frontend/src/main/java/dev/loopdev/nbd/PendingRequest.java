@@ -1,5 +1,6 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.BufferPool;
 import dev.loopdev.Extent;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -121,7 +122,7 @@ final class PendingRequest {
             throw new IllegalStateException(Nbd.commandName(request.type) + " " + request.cookie + " released twice");
         }
         released = true;
-        buffers.give(buffer);
+        buffers.release(buffer);
         inFlight.release(request.payloadBytes());
     }
 }

@@ -14,7 +14,7 @@ public enum TlsMode {
             case "off" -> OFF;
             case "on" -> ON;
             case "require" -> REQUIRE;
-            default -> throw new IllegalArgumentException("--tls must be off, on or require, not '" + s + "'");
+            default -> throw new IllegalArgumentException("TLS mode must be off, on or require, not '" + s + "'");
         };
     }
 }

@@ -1,5 +1,6 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.nbd.testing.NbdTestClient;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -79,14 +80,14 @@ class ConcurrencyTest {
             throws IOException {
         while (!expected.isEmpty()) {
             // we cannot know the payload size before the cookie, so read the header by hand
-            assertEquals(Nbd.SIMPLE_REPLY_MAGIC, c.in.readInt());
-            int error = c.in.readInt();
-            long cookie = c.in.readLong();
+            assertEquals(Nbd.SIMPLE_REPLY_MAGIC, c.in().readInt());
+            int error = c.in().readInt();
+            long cookie = c.in().readLong();
             Integer len = expected.remove(cookie);
             assertTrue(len != null, "a reply for cookie " + cookie + " that is not in flight");
             assertEquals(0, error);
             byte[] data = new byte[len];
-            c.in.readFully(data);
+            c.in().readFully(data);
             if (len > 0) {
                 assertArrayEquals(reads.remove(cookie), data, "cookie " + cookie);
             }

@@ -1,5 +1,6 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.nbd.testing.NbdTestClient;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -137,11 +138,11 @@ class HandshakeTest {
                 c.greeting();
                 c.clientFlags(Nbd.FLAG_C_FIXED_NEWSTYLE | (noZeroes ? Nbd.FLAG_C_NO_ZEROES : 0));
                 c.option(Nbd.OPT_EXPORT_NAME, "disk".getBytes(StandardCharsets.UTF_8));
-                assertEquals(ServerFixture.SIZE, c.in.readLong());
-                assertEquals(Nbd.FLAG_HAS_FLAGS, c.in.readUnsignedShort() & Nbd.FLAG_HAS_FLAGS);
+                assertEquals(ServerFixture.SIZE, c.in().readLong());
+                assertEquals(Nbd.FLAG_HAS_FLAGS, c.in().readUnsignedShort() & Nbd.FLAG_HAS_FLAGS);
                 if (!noZeroes) {
                     byte[] zeros = new byte[124];
-                    c.in.readFully(zeros);
+                    c.in().readFully(zeros);
                     assertArrayEquals(new byte[124], zeros);
                 }
                 // the next thing on the wire must be our reply to a READ, not stray zeros
@@ -178,17 +179,17 @@ class HandshakeTest {
             assertTrue(unknownFlags.closedByServer());
         }
         try (NbdTestClient hugeOption = fixedNewstyle()) {
-            hugeOption.out.writeLong(Nbd.IHAVEOPT);
-            hugeOption.out.writeInt(Nbd.OPT_GO);
-            hugeOption.out.writeInt(1 << 30);
-            hugeOption.out.flush();
+            hugeOption.out().writeLong(Nbd.IHAVEOPT);
+            hugeOption.out().writeInt(Nbd.OPT_GO);
+            hugeOption.out().writeInt(1 << 30);
+            hugeOption.out().flush();
             assertTrue(hugeOption.closedByServer());
         }
         try (NbdTestClient badMagic = fixedNewstyle()) {
-            badMagic.out.writeLong(0x1234);
-            badMagic.out.writeInt(Nbd.OPT_LIST);
-            badMagic.out.writeInt(0);
-            badMagic.out.flush();
+            badMagic.out().writeLong(0x1234);
+            badMagic.out().writeInt(Nbd.OPT_LIST);
+            badMagic.out().writeInt(0);
+            badMagic.out().flush();
             assertTrue(badMagic.closedByServer());
         }
         try (NbdTestClient c = fx.client(true)) {

@@ -1,5 +1,6 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.nbd.testing.NbdTestClient;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -104,10 +105,33 @@ class InPlaceTransferTest {
         }
     }
 
+    /**
+     * A READ that touches a hole is copied, never lent: the mapping is read only where blocks are known to back
+     * it, since reading a hole through a shared mapping allocates it (tmpfs keeps a zeroed page for good).
+     */
+    @Test
+    void readsOfHolesAreNotLent() throws IOException {
+        int size = 4 << 20;
+        Path img = image(size, 1 << 20, 8); // [0, 1 MiB) data, then a hole
+        byte[] model = Files.readAllBytes(img);
+        LendCounter dev = new LendCounter(LoopDevice.open(LoopConfig.of(img)));
+        InetSocketAddress a = serve(dev, NbdServer.Tuning.defaults().withInPlace(true));
+        try (NbdTestClient c = client(a)) {
+            c.request(0, Nbd.CMD_READ, 1, 0, 512 << 10, null);
+            assertArrayEquals(Arrays.copyOf(model, 512 << 10), c.simpleReply(512 << 10).data());
+            assertEquals(1, dev.reads.get(), "data: lent");
+            c.request(0, Nbd.CMD_READ, 2, 768 << 10, 512 << 10, null);
+            assertArrayEquals(Arrays.copyOfRange(model, 768 << 10, 1280 << 10), c.simpleReply(512 << 10).data());
+            c.request(0, Nbd.CMD_READ, 3, 2 << 20, 1 << 20, null);
+            assertArrayEquals(new byte[1 << 20], c.simpleReply(1 << 20).data());
+            assertEquals(1, dev.reads.get(), "a range with a hole in it: copied");
+        }
+    }
+
     @Test
     void largeReadsAndWritesMoveThroughTheLentPages() throws IOException {
         int size = 4 << 20;
-        Path img = image(size, size / 2, 1);
+        Path img = image(size, size, 1);
         LendCounter dev = new LendCounter(LoopDevice.open(LoopConfig.of(img)));
         InetSocketAddress a = serve(dev, NbdServer.Tuning.defaults().withInPlace(true));
         byte[] model = Files.readAllBytes(img);
@@ -120,7 +144,7 @@ class InPlaceTransferTest {
             for (int len : lengths) {
                 // WRITEs that run on the reader are received in place (larger ones are copied on a worker);
                 // READs from InPlace.READ_BYTES_MIN up are sent in place wherever they run.
-                inPlaceWrites += len <= NbdServer.Tuning.defaults().inlineBytesMax() ? 1 : 0;
+                inPlaceWrites += len <= NbdServer.Tuning.defaults().maxInlineBytes() ? 1 : 0;
                 long at = rnd.nextInt(size - len + 1);
                 byte[] data = new byte[len];
                 rnd.nextBytes(data);
@@ -292,8 +316,8 @@ class InPlaceTransferTest {
                             int split = rnd.nextInt(sectors) * SECTOR + 1 + rnd.nextInt(SECTOR - 1);
                             c.request(0, Nbd.CMD_WRITE, i, at, b.capacity(), Arrays.copyOf(b.array(), split));
                             Thread.sleep(1);
-                            c.out.write(b.array(), split, b.capacity() - split);
-                            c.out.flush();
+                            c.out().write(b.array(), split, b.capacity() - split);
+                            c.out().flush();
                             assertEquals(0, c.simpleReply(0).error());
                         }
                     }
@@ -373,7 +397,7 @@ class InPlaceTransferTest {
     @Test
     void aClientThatStopsReadingALentReplyIsDisconnectedAtTheLimit() throws Exception {
         int size = 32 << 20;
-        Path img = image(size, 1 << 20, 7);
+        Path img = image(size, size, 7);
         LendCounter dev = new LendCounter(LoopDevice.open(LoopConfig.of(img)));
         long stallMillis = 1500;
         InetSocketAddress a = serve(dev, NbdServer.Tuning.defaults().withInPlace(true).withStallMillis(stallMillis));

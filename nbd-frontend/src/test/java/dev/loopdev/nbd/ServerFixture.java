@@ -2,6 +2,7 @@ package dev.loopdev.nbd;
 
 import dev.loopdev.LoopConfig;
 import dev.loopdev.LoopDevice;
+import dev.loopdev.nbd.testing.NbdTestClient;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.net.InetSocketAddress;

@@ -1,5 +1,6 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.nbd.testing.NbdTestClient;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -50,7 +51,7 @@ class TlsTest {
     private static void startTls(NbdTestClient c, String identity, byte[] key) throws IOException {
         c.option(Nbd.OPT_STARTTLS, new byte[0]);
         assertEquals(Nbd.REP_ACK, c.optionReply().type());
-        TlsClientProtocol tls = new TlsClientProtocol(c.rawIn(), c.rawOut());
+        TlsClientProtocol tls = new TlsClientProtocol(c.in(), c.out());
         tls.connect(new PSKTlsClient(new BcTlsCrypto(new SecureRandom()),
                 new BasicTlsPSKIdentity(identity.getBytes(StandardCharsets.UTF_8), key)));
         c.useStreams(tls.getInputStream(), tls.getOutputStream());

@@ -1,5 +1,6 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.nbd.testing.NbdTestClient;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -4,6 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import dev.loopdev.Errno;
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
+import dev.loopdev.nbd.Nbd;
+import dev.loopdev.nbd.testing.NbdTestClient;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -31,7 +36,7 @@ class BackingFileGoneIT {
         Path image = Images.random(dir, "disk.img", 8 * MiB, 61);
         byte[] before = Images.readAll(image);
         try (LoopdevServer server = LoopdevServer.unix(dir, image, "--write-path", writePath)) {
-            try (NbdClient c = NbdClient.open(server.socket())) {
+            try (NbdTestClient c = NbdTestClient.open(server.socket())) {
                 // Touch both halves first, so the mapped path has its window mapped and its pages reserved.
                 assertArrayEquals(Images.slice(before, 6 * MiB, 4096), c.read(6 * MiB, 4096));
                 assertEquals(0, c.write(6 * MiB, new byte[4096], false));
@@ -42,10 +47,10 @@ class BackingFileGoneIT {
                 new Random(62).nextBytes(w);
                 for (long at : new long[] {6 * MiB, 4 * MiB - 512, 8 * MiB - 4096}) {
                     int length = 4096;
-                    assertEquals(NbdClient.EIO, c.call(NbdClient.CMD_READ, (short) 0, at, length, null).error(),
+                    assertEquals(Errno.EIO.code, c.call(0, Nbd.CMD_READ, at, length, null).error(),
                             "READ at " + at + " past the new end");
-                    assertEquals(NbdClient.EIO, c.write(at, w, false), "WRITE at " + at + " past the new end");
-                    assertEquals(NbdClient.EIO, c.write(at, w, true), "FUA WRITE at " + at + " past the new end");
+                    assertEquals(Errno.EIO.code, c.write(at, w, false), "WRITE at " + at + " past the new end");
+                    assertEquals(Errno.EIO.code, c.write(at, w, true), "FUA WRITE at " + at + " past the new end");
                     server.assertAlive();
                 }
                 assertEquals(4 * MiB, Files.size(image), "a write past the end grew the file");
@@ -66,7 +71,7 @@ class BackingFileGoneIT {
         Path image = Images.random(dir, "disk.img", 8 * MiB, 63);
         byte[] before = Images.readAll(image);
         try (LoopdevServer server = LoopdevServer.unix(dir, image, "--write-path", writePath)) {
-            try (NbdClient c = NbdClient.open(server.socket())) {
+            try (NbdTestClient c = NbdTestClient.open(server.socket())) {
                 Files.delete(image);
                 assertFalse(Files.exists(image));
                 assertArrayEquals(Images.slice(before, 7 * MiB, 65536), c.read(7 * MiB, 65536), "read after unlink");
@@ -76,8 +81,8 @@ class BackingFileGoneIT {
                 assertEquals(0, c.flush(), "FLUSH after unlink");
                 assertArrayEquals(w, c.read(3 * MiB + 17, w.length), "the write read back");
             }
-            try (NbdClient fresh = NbdClient.open(server.socket())) {
-                assertEquals(8 * MiB, fresh.exportSize);
+            try (NbdTestClient fresh = NbdTestClient.open(server.socket())) {
+                assertEquals(8 * MiB, fresh.exportSize());
                 assertArrayEquals(Images.slice(before, 0, 4096), fresh.read(0, 4096), "a new connection");
             }
             server.stop();

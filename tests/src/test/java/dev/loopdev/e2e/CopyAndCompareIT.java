@@ -2,6 +2,8 @@ package dev.loopdev.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.BeforeAll;

@@ -4,12 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Nbdfuse;
+import dev.loopdev.e2e.harness.Tools;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -103,42 +107,10 @@ class Ext4CrashIT {
                 List.of("e2fsck", "-fn", image.toString())).exitCode(), "e2fsck -fn after the repair");
     }
 
-    private static void sleepQuietly(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /** nbdfuse on the export; returns the file it serves once its pidfile says it is ready. */
-    private Path nbdfuse(String uri) throws IOException, InterruptedException {
-        Path mnt = Files.createDirectory(dir.resolve("fuse"));
-        Path pidfile = dir.resolve("nbdfuse.pid");
-        Process p = new ProcessBuilder("nbdfuse", "-P", pidfile.toString(), mnt.resolve("disk").toString(), uri)
-                .redirectErrorStream(true).redirectOutput(dir.resolve("nbdfuse.log").toFile()).start();
-        undo.add(() -> {
-            // The loop device lets go of the FUSE file asynchronously after losetup -d: retry, then lazily.
-            for (int i = 0; i < 20 && Tools.run("fusermount3", "-u", mnt.toString()).exitCode() != 0; i++) {
-                sleepQuietly(250);
-            }
-            Tools.run("fusermount3", "-uz", mnt.toString());
-            try {
-                if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                    p.destroyForcibly();
-                }
-            } catch (InterruptedException e) {
-                p.destroyForcibly();
-                Thread.currentThread().interrupt();
-            }
-        });
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        while (!Files.exists(pidfile)) {
-            if (!p.isAlive() || System.nanoTime() > deadline) {
-                fail("nbdfuse did not come up\n" + Files.readString(dir.resolve("nbdfuse.log")));
-            }
-            Thread.sleep(50);
-        }
-        return mnt.resolve("disk");
+    /** nbdfuse on the export; returns the file it serves once it is ready. */
+    private Path nbdfuse(String uri) throws IOException {
+        Nbdfuse n = Nbdfuse.start(dir, dir.resolve("fuse"), uri);
+        undo.add(n::close); // the server is killed under it: no orderly unmount
+        return n.file();
     }
 }

@@ -1,8 +1,10 @@
 package dev.loopdev.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Nbdfuse;
+import dev.loopdev.e2e.harness.Tools;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,7 +12,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -66,31 +67,19 @@ class Ext4OverNbdfuseIT {
         }
     }
 
-    /** Starts nbdfuse on the export; returns the file it serves once its pidfile says it is ready. */
+    /** Starts nbdfuse on the export; returns the file it serves once it is ready. */
     private Path nbdfuse(String uri) throws IOException {
-        Path mnt = Files.createDirectory(dir.resolve("fuse"));
-        Path pidfile = dir.resolve("nbdfuse.pid");
-        Process p = new ProcessBuilder("nbdfuse", "-P", pidfile.toString(), mnt.resolve("disk").toString(), uri)
-                .redirectErrorStream(true).redirectOutput(dir.resolve("nbdfuse.log").toFile()).start();
+        Nbdfuse n = Nbdfuse.start(dir, dir.resolve("fuse"), uri);
+        undo.add(n::close);
         undo.add(() -> {
-            Tools.ok("fusermount3", "-u", mnt.toString());
             try {
-                if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                    p.destroyForcibly();
-                }
+                n.unmount();
             } catch (InterruptedException e) {
-                p.destroyForcibly();
                 Thread.currentThread().interrupt();
+                throw new AssertionError(e);
             }
         });
-        long deadline = System.nanoTime() + MOUNT_TIMEOUT.toNanos();
-        while (!Files.exists(pidfile)) {
-            if (!p.isAlive() || System.nanoTime() > deadline) {
-                fail("nbdfuse did not come up\n" + Files.readString(dir.resolve("nbdfuse.log")));
-            }
-            sleep(50);
-        }
-        Path file = mnt.resolve("disk");
+        Path file = n.file();
         assertTrue(Files.size(file) == IMAGE_BYTES, "nbdfuse file size " + Files.size(file));
         return file;
     }
@@ -162,15 +151,6 @@ class Ext4OverNbdfuseIT {
             unwind();
         } catch (AssertionError ignored) {
             // already failing: the original failure is the one to report
-        }
-    }
-
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted");
         }
     }
 }

@@ -2,6 +2,8 @@ package dev.loopdev.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,7 +34,8 @@ class FioVerifyIT {
     private static List<String> fio(String uri, String... more) {
         List<String> cmd = new ArrayList<>(List.of("fio", "--name=verify", "--ioengine=nbd", "--uri=" + uri,
                 "--rw=randwrite", "--size=24M", "--iodepth=16", "--verify=crc32c", "--verify_fatal=1",
-                "--randrepeat=1", "--randseed=4242", "--group_reporting"));
+                "--randrepeat=1", "--randseed=4242", "--group_reporting",
+                "--verify_state_save=0")); // no *-verify.state files in the working directory
         cmd.addAll(List.of(more));
         return cmd;
     }

@@ -3,6 +3,10 @@ package dev.loopdev.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.Errno;
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
+import dev.loopdev.nbd.testing.NbdTestClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,7 +60,7 @@ class FullDiskIT {
         List<byte[]> data = new ArrayList<>();
         try (LoopdevServer server = LoopdevServer.unixOn(javaHome, dir, image, "--write-path", writePath)) {
             int enospc = 0;
-            try (NbdClient c = NbdClient.open(server.socket())) {
+            try (NbdTestClient c = NbdTestClient.open(server.socket())) {
                 long offset = 0;
                 // Uneven sizes, so a write straddles the point where the file system fills.
                 while (offset < 32 * MiB && enospc < 3) {
@@ -67,7 +71,7 @@ class FullDiskIT {
                         acked.add(new long[] {offset, d.length});
                         data.add(d);
                     } else {
-                        assertEquals(NbdClient.ENOSPC, error, "the error a write on a full file system gets");
+                        assertEquals(Errno.ENOSPC.code, error, "the error a write on a full file system gets");
                         enospc++;
                     }
                     offset += d.length;

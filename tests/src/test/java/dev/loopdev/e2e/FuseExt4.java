@@ -3,6 +3,7 @@ package dev.loopdev.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
+import dev.loopdev.e2e.harness.Tools;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -15,8 +16,10 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -38,16 +41,26 @@ final class FuseExt4 {
      * write files, sync, umount, losetup -d. Returns each file's SHA-256 by path inside the file system.
      */
     static Map<String, String> fill(Path deviceFile, Path mountDir, long seed) throws IOException {
+        return fill(deviceFile, mountDir, seed, List.of());
+    }
+
+    /** As {@link #fill(Path, Path, long)}, with more options for mkfs.ext4 (e.g. {@code -b 4096}). */
+    static Map<String, String> fill(Path deviceFile, Path mountDir, long seed, List<String> mkfsOptions)
+            throws IOException {
         Map<String, String> files;
         try (FuseCleanup undo = new FuseCleanup()) {
-            String loop = FuseShell.ok("losetup", "-f", "--show", deviceFile.toString()).stdout().trim();
-            undo.add(() -> FuseShell.ok("losetup", "-d", loop));
-            FuseShell.ok(MKFS_TIMEOUT, "mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", loop);
+            String loop = Tools.ok("losetup", "-f", "--show", deviceFile.toString()).stdout().trim();
+            undo.add(() -> Tools.ok("losetup", "-d", loop));
+            List<String> mkfs = new ArrayList<>(List.of("mkfs.ext4", "-q", "-F", "-E",
+                    "lazy_itable_init=0,lazy_journal_init=0"));
+            mkfs.addAll(mkfsOptions);
+            mkfs.add(loop);
+            Tools.ok(MKFS_TIMEOUT, mkfs.toArray(String[]::new));
             Files.createDirectories(mountDir);
-            FuseShell.ok("mount", "-t", "ext4", loop, mountDir.toString());
-            undo.add(() -> FuseShell.ok("umount", mountDir.toString()));
+            Tools.ok("mount", "-t", "ext4", loop, mountDir.toString());
+            undo.add(() -> Tools.ok("umount", mountDir.toString()));
             files = writeFiles(mountDir, seed);
-            FuseShell.ok("sync", "-f", mountDir.toString());
+            Tools.ok("sync", "-f", mountDir.toString());
             undo.unwind();
         }
         return files;
@@ -71,11 +84,11 @@ final class FuseExt4 {
 
     /** e2fsck -fn finds {@code image} clean, and debugfs reads every file back with its checksum. */
     static void verify(Path image, Map<String, String> files, Path scratch) throws IOException {
-        FuseShell.ok(Duration.ofSeconds(60), "e2fsck", "-f", "-n", image.toString());
+        Tools.ok(Duration.ofSeconds(60), "e2fsck", "-f", "-n", image.toString());
         for (Map.Entry<String, String> f : files.entrySet()) {
             Path out = scratch.resolve("dump-" + f.getKey().replace('/', '_'));
             Files.deleteIfExists(out);
-            FuseShell.ok("debugfs", "-R", "dump /" + f.getKey() + " " + out, image.toString());
+            Tools.ok("debugfs", "-R", "dump /" + f.getKey() + " " + out, image.toString());
             assertEquals(f.getValue(), sha256(Files.readAllBytes(out)), "checksum of /" + f.getKey());
             Files.delete(out);
         }

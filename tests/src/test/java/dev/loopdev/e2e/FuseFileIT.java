@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +31,7 @@ class FuseFileIT {
 
     @BeforeAll
     static void tools() {
-        FuseShell.require("dd", "cmp", "qemu-img", "stat", "truncate", "fallocate", "fusermount", "kill");
+        Tools.require("dd", "cmp", "qemu-img", "stat", "truncate", "fallocate", "fusermount", "kill");
     }
 
     private Path image(long seed) throws IOException {
@@ -51,15 +53,15 @@ class FuseFileIT {
             FuseStack.fuse(undo, dir, image, mnt, FuseStack.deviceOptions(dir, "auto", xor));
             Path disk = mnt.resolve("disk");
             assertEquals(IMAGE_BYTES, Files.size(disk));
-            assertEquals("disk", FuseShell.ok("ls", "-A", mnt.toString()).stdout().trim());
+            assertEquals("disk", Tools.ok("ls", "-A", mnt.toString()).stdout().trim());
             // Unaligned offset and length: 4321 bytes past 1 MiB + 3 sectors, with bs that is not a sector.
-            FuseShell.ok("dd", "if=" + srcFile, "of=" + disk, "bs=65537", "seek=" + (MIB + 1536),
+            Tools.ok("dd", "if=" + srcFile, "of=" + disk, "bs=65537", "seek=" + (MIB + 1536),
                     "oflag=seek_bytes", "conv=notrunc,fsync", "status=none");
             byte[] seen = Files.readAllBytes(disk);
             byte[] expected = xor ? FuseXor.decode(before) : before.clone();
             System.arraycopy(src, 0, expected, MIB + 1536, src.length);
             assertArrayEquals(expected, seen, "read back through the FUSE file");
-            FuseShell.ok("qemu-img", "compare", "-q", "-f", "raw", "-F", "raw", disk.toString(),
+            Tools.ok("qemu-img", "compare", "-q", "-f", "raw", "-F", "raw", disk.toString(),
                     xor ? Files.write(dir.resolve("expected"), expected).toString() : image.toString());
             undo.unwind();
             byte[] raw = Files.readAllBytes(image);
@@ -74,21 +76,21 @@ class FuseFileIT {
         try (FuseCleanup undo = new FuseCleanup()) {
             FuseStack.fuse(undo, dir, image, mnt, "--name", "vda");
             String disk = mnt.resolve("vda").toString();
-            FuseShell.Result r = FuseShell.run("truncate", "-s", "0", disk);
+            Tools.Result r = Tools.run("truncate", "-s", "0", disk);
             assertNotEquals(0, r.exitCode());
             assertTrue(r.stderr().contains("Operation not permitted"), r.describe());
-            FuseShell.ok("truncate", "-s", Integer.toString(IMAGE_BYTES), disk);
+            Tools.ok("truncate", "-s", Integer.toString(IMAGE_BYTES), disk);
             // At the end of the device a write is short, and the next one gets ENOSPC, as on a block device.
-            r = FuseShell.run("dd", "if=/dev/zero", "of=" + disk, "bs=4096", "seek=" + (IMAGE_BYTES / 4096 - 1),
+            r = Tools.run("dd", "if=/dev/zero", "of=" + disk, "bs=4096", "seek=" + (IMAGE_BYTES / 4096 - 1),
                     "count=2", "conv=notrunc");
             assertNotEquals(0, r.exitCode());
             assertTrue(r.stderr().contains("No space left on device"), r.describe());
-            r = FuseShell.ok("dd", "if=" + disk, "of=/dev/null", "bs=4096", "skip=" + (IMAGE_BYTES / 4096 - 1));
+            r = Tools.ok("dd", "if=" + disk, "of=/dev/null", "bs=4096", "skip=" + (IMAGE_BYTES / 4096 - 1));
             assertTrue(r.stderr().contains("4096 bytes"), "a read at the end is short: " + r.describe());
-            r = FuseShell.run("fallocate", "-l", Integer.toString(IMAGE_BYTES + MIB), disk);
+            r = Tools.run("fallocate", "-l", Integer.toString(IMAGE_BYTES + MIB), disk);
             assertTrue(r.stderr().contains("File too large"), r.describe());
-            FuseShell.ok("fallocate", "-l", Integer.toString(IMAGE_BYTES), disk);
-            assertEquals(Integer.toString(IMAGE_BYTES), FuseShell.ok("stat", "-c", "%s", disk).stdout().trim());
+            Tools.ok("fallocate", "-l", Integer.toString(IMAGE_BYTES), disk);
+            assertEquals(Integer.toString(IMAGE_BYTES), Tools.ok("stat", "-c", "%s", disk).stdout().trim());
             undo.unwind();
         }
         byte[] raw = Files.readAllBytes(image);
@@ -105,8 +107,8 @@ class FuseFileIT {
         try (FuseCleanup undo = new FuseCleanup()) {
             FuseStack.fuse(undo, dir, image, mnt, FuseStack.deviceOptions(dir, "auto", xor));
             String disk = mnt.resolve("disk").toString();
-            FuseShell.ok("fallocate", "-p", "-o", Integer.toString(MIB + 512), "-l", Integer.toString(2 * MIB), disk);
-            FuseShell.ok("fallocate", "-z", "-o", Integer.toString(5 * MIB), "-l", "4096", disk);
+            Tools.ok("fallocate", "-p", "-o", Integer.toString(MIB + 512), "-l", Integer.toString(2 * MIB), disk);
+            Tools.ok("fallocate", "-z", "-o", Integer.toString(5 * MIB), "-l", "4096", disk);
             byte[] plain = xor ? FuseXor.decode(before) : before.clone();
             Arrays.fill(plain, MIB + 512, 3 * MIB + 512, (byte) 0);
             Arrays.fill(plain, 5 * MIB, 5 * MIB + 4096, (byte) 0);
@@ -122,16 +124,16 @@ class FuseFileIT {
         byte[] before = Files.readAllBytes(image);
         Path mnt = dir.resolve("mnt");
         try (FuseCleanup undo = new FuseCleanup()) {
-            FuseProcess p = FuseStack.fuse(undo, dir, image, mnt, "--read-only");
+            LoopdevServer p = FuseStack.fuse(undo, dir, image, mnt, "--read-only");
             assertTrue(p.firstLine().contains("read-only"), p.firstLine());
             String disk = mnt.resolve("disk").toString();
-            assertEquals("444", FuseShell.ok("stat", "-c", "%a", disk).stdout().trim());
-            FuseShell.Result r = FuseShell.run("dd", "if=/dev/zero", "of=" + disk, "bs=4096", "count=1",
+            assertEquals("444", Tools.ok("stat", "-c", "%a", disk).stdout().trim());
+            Tools.Result r = Tools.run("dd", "if=/dev/zero", "of=" + disk, "bs=4096", "count=1",
                     "conv=notrunc");
             assertTrue(r.stderr().contains("Read-only file system"), r.describe());
-            r = FuseShell.run("fallocate", "-p", "-o", "0", "-l", "4096", disk);
+            r = Tools.run("fallocate", "-p", "-o", "0", "-l", "4096", disk);
             assertTrue(r.stderr().contains("Read-only file system"), r.describe());
-            FuseShell.ok("cmp", image.toString(), disk);
+            Tools.ok("cmp", image.toString(), disk);
             undo.unwind();
         }
         assertArrayEquals(before, Files.readAllBytes(image));

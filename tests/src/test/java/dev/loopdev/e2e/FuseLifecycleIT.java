@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -12,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -31,7 +34,7 @@ class FuseLifecycleIT {
 
     @BeforeAll
     static void tools() {
-        FuseShell.require("dd", "fusermount", "kill", "unshare", "mount", "ldconfig");
+        Tools.require("dd", "fusermount", "kill", "unshare", "mount", "ldconfig");
     }
 
     private Path image() throws IOException {
@@ -43,7 +46,7 @@ class FuseLifecycleIT {
     }
 
     private static void writeMarker(Path disk) {
-        FuseShell.ok("dd", "if=/dev/urandom", "of=" + disk, "bs=4096", "count=3", "seek=5", "conv=notrunc",
+        Tools.ok("dd", "if=/dev/urandom", "of=" + disk, "bs=4096", "count=3", "seek=5", "conv=notrunc",
                 "status=none");
     }
 
@@ -62,17 +65,17 @@ class FuseLifecycleIT {
         Path image = image();
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         byte[] written;
-        try (FuseProcess p = FuseProcess.fuse(dir, image, mnt)) {
+        try (LoopdevServer p = LoopdevServer.fuse(dir, image, mnt)) {
             writeMarker(mnt.resolve("disk"));
             written = range(mnt.resolve("disk"), 5 * 4096, 3 * 4096);
             p.stop(signal);
-            assertTrue(p.log().contains("SIG" + signal + ": unmounting"), p.log());
+            assertTrue(p.stderr().contains("SIG" + signal + ": unmounting"), p.stderr());
         } finally {
-            if (FuseShell.isMountPoint(mnt)) {
-                FuseShell.run("fusermount", "-u", "-z", mnt.toString());
+            if (Tools.isMountPoint(mnt)) {
+                Tools.run("fusermount", "-u", "-z", mnt.toString());
             }
         }
-        assertFalse(FuseShell.isMountPoint(mnt), "still mounted after exit");
+        assertFalse(Tools.isMountPoint(mnt), "still mounted after exit");
         assertArrayEquals(written, range(image, 5 * 4096, 3 * 4096));
     }
 
@@ -80,13 +83,13 @@ class FuseLifecycleIT {
     void anUnmountFromOutsideEndsItWithExitZero() throws IOException, InterruptedException {
         Path image = image();
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
-        try (FuseProcess p = FuseProcess.fuse(dir, image, mnt)) {
+        try (LoopdevServer p = LoopdevServer.fuse(dir, image, mnt)) {
             writeMarker(mnt.resolve("disk"));
-            FuseShell.ok("fusermount", "-u", mnt.toString());
+            Tools.ok("fusermount", "-u", mnt.toString());
             assertTrue(p.process().waitFor(20, TimeUnit.SECONDS), "loopdev did not exit after fusermount -u");
-            assertEquals(0, p.process().exitValue(), p.log());
+            assertEquals(0, p.process().exitValue(), p.stderr());
         }
-        assertFalse(FuseShell.isMountPoint(mnt));
+        assertFalse(Tools.isMountPoint(mnt));
     }
 
     @Test
@@ -114,17 +117,17 @@ class FuseLifecycleIT {
         Path image = image();
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         try (FuseCleanup undo = new FuseCleanup()) {
-            undo.add(() -> FuseShell.run("fusermount", "-u", "-z", mnt.toString()));
-            FuseProcess killed = FuseProcess.fuse(dir, image, mnt);
+            undo.add(() -> Tools.run("fusermount", "-u", "-z", mnt.toString()));
+            LoopdevServer killed = LoopdevServer.fuse(dir, image, mnt);
             List<ProcessHandle> all = new ArrayList<>(killed.process().descendants().toList());
             all.add(killed.process().toHandle());
             all.forEach(ProcessHandle::destroyForcibly);
             killed.process().waitFor(10, TimeUnit.SECONDS);
-            FuseShell.Result ls = FuseShell.run("ls", mnt.toString());
+            Tools.Result ls = Tools.run("ls", mnt.toString());
             assertTrue(ls.stderr().contains("Transport endpoint is not connected"), ls.describe());
 
-            FuseProcess next = FuseStack.fuse(undo, dir, image, mnt);
-            assertTrue(next.log().contains("unmounted a stale FUSE mount"), next.log());
+            LoopdevServer next = FuseStack.fuse(undo, dir, image, mnt);
+            assertTrue(next.stderr().contains("unmounted a stale FUSE mount"), next.stderr());
             writeMarker(mnt.resolve("disk"));
             undo.unwind();
         } catch (InterruptedException e) {
@@ -138,21 +141,22 @@ class FuseLifecycleIT {
     void aMissingLibfuse2IsOneLine() throws IOException {
         Path image = image();
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
-        String lib = FuseShell.ok("ldconfig", "-p").stdout().lines().filter(l -> l.contains("libfuse.so.2 "))
+        // grep first: the whole cache listing is longer than what Tools keeps of a command's output
+        String lib = Tools.run("sh", "-c", "ldconfig -p | grep -F 'libfuse.so.2 '").stdout().lines()
                 .map(l -> l.substring(l.indexOf("=> ") + 3).trim()).findFirst()
                 .orElseThrow(() -> new AssertionError("libfuse.so.2 is not installed (apt-get install libfuse2)"));
         String real = Path.of(lib).toRealPath().toString();
         List<String> cmd = new ArrayList<>(List.of("unshare", "-m", "sh", "-c",
                 "mount --bind /dev/null \"$0\" && exec \"$@\"", real));
-        cmd.addAll(FuseShell.loopdev("fuse", image.toString(), mnt.toString()));
-        FuseShell.Result r = FuseShell.run(Duration.ofSeconds(30), cmd);
+        cmd.addAll(LoopdevServer.command("fuse", image.toString(), mnt.toString()));
+        Tools.Result r = Tools.run(Duration.ofSeconds(30), Map.of(), cmd);
         assertEquals(1, r.exitCode(), r.describe());
         assertTrue(r.stderr().contains("loopdev: libfuse2 is not installed"), r.describe());
         assertFalse(r.stderr().contains("\tat "), "no stack trace: " + r.describe());
     }
 
     private static void assertFailsWith(String message, Path image, Path mnt) {
-        FuseShell.Result r = FuseShell.run(Duration.ofSeconds(30), FuseShell.loopdev("fuse", image.toString(),
+        Tools.Result r = Tools.run(Duration.ofSeconds(30), Map.of(), LoopdevServer.command("fuse", image.toString(),
                 mnt.toString()));
         assertEquals(1, r.exitCode(), r.describe());
         assertTrue(r.stderr().contains(message), r.describe());

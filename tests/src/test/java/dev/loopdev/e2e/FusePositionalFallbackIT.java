@@ -3,6 +3,8 @@ package dev.loopdev.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.channels.FileChannel;
@@ -31,7 +33,7 @@ class FusePositionalFallbackIT {
 
     @BeforeAll
     static void tools() {
-        FuseShell.require(FuseStack.tools().toArray(String[]::new));
+        Tools.require(FuseStack.tools().toArray(String[]::new));
     }
 
     @ParameterizedTest(name = "xor on top: {0}")
@@ -46,15 +48,15 @@ class FusePositionalFallbackIT {
         Path upper = dir.resolve("upper");
         Map<String, String> files;
         try (FuseCleanup undo = new FuseCleanup()) {
-            FuseProcess first = FuseStack.fuse(undo, dir, image, lower);
+            LoopdevServer first = FuseStack.fuse(undo, dir, image, lower);
             assertTrue(first.firstLine().contains("mapped write path"), first.firstLine());
             assertUnmappable(lower.resolve("disk"));
 
-            FuseProcess second = FuseStack.fuse(undo, dir, lower.resolve("disk"), upper,
+            LoopdevServer second = FuseStack.fuse(undo, dir, lower.resolve("disk"), upper,
                     FuseStack.deviceOptions(dir, "auto", xor));
             assertTrue(second.firstLine().contains("positional write path"), () -> second.firstLine() + "\n"
-                    + second.log());
-            assertTrue(second.log().contains("cannot be memory-mapped: using positional writes"), second.log());
+                    + second.stderr());
+            assertTrue(second.stderr().contains("cannot be memory-mapped: using positional writes"), second.stderr());
 
             files = FuseExt4.fill(upper.resolve("disk"), dir.resolve("ext4"), 0x5eed + (xor ? 1 : 0));
             undo.unwind();

@@ -1,14 +1,15 @@
 package dev.loopdev.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Nbdfuse;
+import dev.loopdev.e2e.harness.Tools;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /** Starting the frontends a scenario stacks, each registering its own teardown with a {@link FuseCleanup}. */
 final class FuseStack {
@@ -33,53 +34,34 @@ final class FuseStack {
      * {@code loopdev fuse IMAGE MNT}: the device file MNT/disk. Teardown: SIGTERM (exit 0, and the unmount must
      * not have found the file busy), then whatever is left is killed and lazily unmounted.
      */
-    static FuseProcess fuse(FuseCleanup undo, Path dir, Path image, Path mnt, String... options) throws IOException {
+    static LoopdevServer fuse(FuseCleanup undo, Path dir, Path image, Path mnt, String... options) throws IOException {
         if (Files.notExists(mnt)) { // not "!exists": a dead mount there can be neither confirmed nor denied
             Files.createDirectories(mnt);
         }
         undo.add(() -> {
-            if (FuseShell.isMountPoint(mnt)) {
-                FuseShell.run("fusermount", "-u", "-z", mnt.toString());
+            if (Tools.isMountPoint(mnt)) {
+                Tools.run("fusermount", "-u", "-z", mnt.toString());
             }
         });
-        FuseProcess p = FuseProcess.fuse(dir, image, mnt, options);
+        LoopdevServer p = LoopdevServer.fuse(dir, image, mnt, options);
         undo.add(p::close);
         undo.add(() -> {
             p.stop();
-            assertFalse(p.log().contains("is busy"), () -> "unmounted while still in use\n" + p.log());
-            assertFalse(FuseShell.isMountPoint(mnt), mnt + " is still mounted after loopdev exited");
+            assertFalse(p.stderr().contains("is busy"), () -> "unmounted while still in use\n" + p.stderr());
+            assertFalse(Tools.isMountPoint(mnt), mnt + " is still mounted after loopdev exited");
         });
         return p;
     }
 
     /** {@code loopdev serve} on a unix socket, then {@code nbdfuse MNT/disk URI}: the device file MNT/disk. */
-    static FuseProcess nbdfuse(FuseCleanup undo, Path dir, Path image, Path mnt, String... options)
+    static LoopdevServer nbdfuse(FuseCleanup undo, Path dir, Path image, Path mnt, String... options)
             throws IOException {
-        FuseProcess server = FuseProcess.serve(dir, image, dir.resolve("nbd.sock"), options);
+        LoopdevServer server = LoopdevServer.unix(dir, image, options);
         undo.add(server::close);
         undo.add(server::stop);
-        Files.createDirectories(mnt);
-        Path pidfile = dir.resolve("nbdfuse.pid");
-        Files.deleteIfExists(pidfile);
-        Process nbdfuse = new ProcessBuilder("nbdfuse", "-P", pidfile.toString(), mnt.resolve("disk").toString(),
-                server.firstLine()).redirectErrorStream(true).redirectOutput(dir.resolve("nbdfuse.log").toFile())
-                .start();
-        undo.add(() -> FuseShell.kill(nbdfuse));
-        undo.add(() -> {
-            FuseShell.ok("fusermount3", "-u", mnt.toString());
-            if (!nbdfuse.waitFor(10, TimeUnit.SECONDS)) {
-                fail("nbdfuse did not exit after fusermount3 -u");
-            }
-        });
-        for (int i = 0; i < 300 && !Files.exists(pidfile); i++) {
-            if (!nbdfuse.isAlive()) {
-                fail("nbdfuse exited " + nbdfuse.exitValue() + ": " + Files.readString(dir.resolve("nbdfuse.log")));
-            }
-            sleep(100);
-        }
-        if (!Files.exists(pidfile)) {
-            fail("nbdfuse did not become ready in 30 s: " + Files.readString(dir.resolve("nbdfuse.log")));
-        }
+        Nbdfuse nbdfuse = Nbdfuse.start(dir, mnt, server.uri());
+        undo.add(nbdfuse::close);
+        undo.add(nbdfuse::unmount);
         return server;
     }
 

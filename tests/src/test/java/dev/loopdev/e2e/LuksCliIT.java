@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -253,6 +255,40 @@ class LuksCliIT {
         assertEquals(original.length + 24, decrypted.length, "padded to whole 512-byte sectors");
         assertArrayEquals(original, Arrays.copyOf(decrypted, original.length));
         assertArrayEquals(new byte[24], Arrays.copyOfRange(decrypted, original.length, decrypted.length));
+    }
+
+    /**
+     * An ext4 image encrypted in place into LUKS2 (the file grows by the header), served (and refused while a
+     * conversion is unfinished), then decrypted in place again: the file system is clean and its file intact.
+     */
+    @Test
+    void anExt4ImageIsEncryptedInPlaceAndBack() throws Exception {
+        Path img = image("img", 48L << 20);
+        Tools.ok("mkfs.ext4", "-q", "-F", img.toString());
+        Path file = randomFile("file", 3 << 20, 11);
+        Tools.ok("debugfs", "-w", "-R", "write " + file + " file", img.toString());
+        byte[] plain = Files.readAllBytes(img);
+        List<String> args = new ArrayList<>(List.of("encrypt", img.toString(), "--in-place", "--type", "luks2",
+                "--key-file", pass.toString()));
+        args.addAll(List.of(FAST));
+        loopdev(args.toArray(String[]::new)).ok();
+        assertEquals(64L << 20, Files.size(img));
+        assertTrue(cryptsetupOpens(img, pass));
+        Path copy = dir.resolve("copy");
+        try (LoopdevServer s = LoopdevServer.unix(dir, img, "--key-file", pass.toString(), "--read-only")) {
+            Tools.ok("nbdcopy", s.uri(), copy.toString());
+        }
+        Tools.ok("e2fsck", "-f", "-n", copy.toString());
+        Path out = dir.resolve("out");
+        Tools.ok("debugfs", "-R", "dump file " + out, copy.toString());
+        assertArrayEquals(Files.readAllBytes(file), Files.readAllBytes(out));
+        Files.writeString(dir.resolve("img.loopdev-luks-journal"), "pretend an interrupted run left this");
+        Tools.Result r = loopdev("serve", img.toString(), "--key-file", pass.toString(), "--unix",
+                dir.resolve("s2").toString());
+        assertTrue(r.stderr().contains("an in-place LUKS conversion is unfinished"), r.describe());
+        Files.delete(dir.resolve("img.loopdev-luks-journal"));
+        loopdev("decrypt", img.toString(), "--in-place", "--key-file", pass.toString()).ok();
+        assertArrayEquals(plain, Files.readAllBytes(img), "the plain image, byte for byte");
     }
 
     @Test

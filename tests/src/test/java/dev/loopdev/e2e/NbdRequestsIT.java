@@ -3,6 +3,8 @@ package dev.loopdev.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;

@@ -1,5 +1,7 @@
 package dev.loopdev.e2e;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;

@@ -3,6 +3,8 @@ package dev.loopdev.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -57,23 +59,23 @@ class NtfsExt4IT {
 
     @BeforeAll
     static void mountNtfs() throws IOException {
-        FuseShell.require("mkntfs", "ntfs-3g", "nbdfuse");
-        FuseShell.require(FuseStack.tools().toArray(String[]::new));
+        Tools.require("mkntfs", "ntfs-3g", "nbdfuse");
+        Tools.require(FuseStack.tools().toArray(String[]::new));
         Path volume = shared.resolve("ntfs.vol");
         try (RandomAccessFile f = new RandomAccessFile(volume.toFile(), "rw")) {
             f.setLength(VOLUME_BYTES);
         }
-        FuseShell.ok("mkntfs", "-F", "-Q", "-q", "-L", "loopdev", volume.toString());
+        Tools.ok("mkntfs", "-F", "-Q", "-q", "-L", "loopdev", volume.toString());
         ntfs = Files.createDirectory(shared.resolve("ntfs"));
-        FuseShell.ok("ntfs-3g", volume.toString(), ntfs.toString());
-        String type = FuseShell.ok("findmnt", "-n", "-o", "FSTYPE", ntfs.toString()).stdout().trim();
+        Tools.ok("ntfs-3g", volume.toString(), ntfs.toString());
+        String type = Tools.ok("findmnt", "-n", "-o", "FSTYPE", ntfs.toString()).stdout().trim();
         assertTrue(type.equals("fuse") || type.equals("fuseblk"), "ntfs-3g mounted " + ntfs + " as " + type);
     }
 
     @AfterAll
     static void unmountNtfs() {
-        if (ntfs != null && FuseShell.isMountPoint(ntfs)) {
-            FuseShell.ok("umount", ntfs.toString());
+        if (ntfs != null && Tools.isMountPoint(ntfs)) {
+            Tools.ok("umount", ntfs.toString());
         }
     }
 
@@ -90,14 +92,14 @@ class NtfsExt4IT {
             Path mnt = dir.resolve("fuse");
             try (FuseCleanup undo = new FuseCleanup()) {
                 String[] options = FuseStack.deviceOptions(dir, c.writePath(), c.xor());
-                FuseProcess p = c.frontend() == Frontend.FUSE
+                LoopdevServer p = c.frontend() == Frontend.FUSE
                         ? FuseStack.fuse(undo, dir, image, mnt, options)
                         : FuseStack.nbdfuse(undo, dir, image, mnt, options);
                 // ntfs-3g supports shared mmap, so auto takes the mapped path here.
                 String expected = c.writePath().equals("auto") ? "mapped" : c.writePath();
-                String said = c.frontend() == Frontend.FUSE ? p.firstLine() : p.log();
+                String said = c.frontend() == Frontend.FUSE ? p.firstLine() : p.stderr();
                 assertTrue(said.contains(expected + " write path"), () -> "expected the " + expected
-                        + " write path\n" + p.firstLine() + "\n" + p.log());
+                        + " write path\n" + p.firstLine() + "\n" + p.stderr());
                 files = FuseExt4.fill(mnt.resolve("disk"), dir.resolve("ext4"), c.toString().hashCode());
                 undo.unwind();
             }

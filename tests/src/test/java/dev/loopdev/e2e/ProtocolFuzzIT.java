@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
+import dev.loopdev.nbd.Nbd;
+import dev.loopdev.nbd.testing.NbdTestClient;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,26 +26,34 @@ import org.junit.jupiter.api.io.TempDir;
  * time. Throughout, a bystander connection opened first holds known data (written with FUA before the fuzzing):
  * after every round the server must be alive, the bystander must still be served and read its data back intact,
  * and what the round touched must hold what the model says. Every few rounds nbdinfo must still connect.
+ *
+ * <p>The server's handshake limit is {@link #HANDSHAKE_LIMIT_SECONDS}: clients that stall or stay silent while
+ * negotiating must be closed once it passes, never before, while the rounds go on; clients that negotiated and
+ * then fell silent must never be.
  */
 class ProtocolFuzzIT {
     private static final long MiB = 1 << 20;
     private static final long IMAGE_BYTES = 16 * MiB;
     private static final long BUDGET_NANOS = 25_000_000_000L;
+    private static final int HANDSHAKE_LIMIT_SECONDS = 3;
+    private static final long LIMIT_NANOS = HANDSHAKE_LIMIT_SECONDS * 1_000_000_000L;
+    /** How late a close at the limit may come on a loaded host. */
+    private static final long LATE_NANOS = 10_000_000_000L;
 
     @TempDir
     Path dir;
 
     private LoopdevServer server;
     private Path image;
-    private NbdClient bystander;
+    private NbdTestClient bystander;
     private final byte[] known = new byte[256 * 1024];
 
     @BeforeEach
     void serveAndWriteKnownData() throws IOException {
         image = Images.sparse(dir, "disk.img", IMAGE_BYTES);
-        server = LoopdevServer.unix(dir, image);
-        bystander = NbdClient.open(server.socket());
-        assertEquals(IMAGE_BYTES, bystander.exportSize);
+        server = LoopdevServer.unix(dir, image, "--handshake-limit", Integer.toString(HANDSHAKE_LIMIT_SECONDS));
+        bystander = NbdTestClient.open(server.socket());
+        assertEquals(IMAGE_BYTES, bystander.exportSize());
         new Random(5).nextBytes(known);
         assertEquals(0, bystander.write(0, known, true), "FUA write of the known data");
     }
@@ -58,6 +70,7 @@ class ProtocolFuzzIT {
     void fuzzedNegotiations() {
         long seed = Seeds.seed(0x5eed_0001L);
         Map<HandshakeFuzzer.Ending, Integer> endings = new EnumMap<>(HandshakeFuzzer.Ending.class);
+        List<HandshakeFuzzer.Lingering> lingering = new ArrayList<>();
         long deadline = System.nanoTime() + BUDGET_NANOS;
         int rounds = 0;
         for (; rounds < 1000 && System.nanoTime() < deadline; rounds++) {
@@ -69,16 +82,76 @@ class ProtocolFuzzIT {
                 } catch (Throwable t) {
                     throw new AssertionError(String.join("\n", f.log) + "\n--- server log ---\n" + server.stderr(), t);
                 }
+                if (f.lingering() != null) {
+                    lingering.add(f.lingering());
+                }
                 assertStillServing(round);
+                lingering.removeIf(ProtocolFuzzIT::closedAtTheLimit);
             });
         }
+        long end = System.nanoTime() + LIMIT_NANOS + LATE_NANOS;
+        while (!lingering.isEmpty() && System.nanoTime() < end) {
+            lingering.removeIf(ProtocolFuzzIT::closedAtTheLimit);
+            Seeds.reproducible(seed, "waiting for the handshake limit", () -> Thread.sleep(50));
+        }
+        assertTrue(lingering.isEmpty(), () -> lingering.size() + " clients still open mid-handshake, e.g. "
+                + lingering.get(0).what());
         assertTrue(rounds >= 50, "only " + rounds + " rounds in the time budget");
         assertEquals(HandshakeFuzzer.Ending.values().length, endings.size(), "every ending was tried: " + endings);
         stopCleanlyAndCheckTheFile();
     }
 
+    /**
+     * Whether the server has closed a client left mid-handshake: never before the limit, and not long after it
+     * (fails then). Reads whatever it was sent (the greeting, perhaps) without waiting.
+     */
+    private static boolean closedAtTheLimit(HandshakeFuzzer.Lingering l) {
+        long age = System.nanoTime() - l.sinceNanos();
+        boolean closed;
+        try {
+            java.nio.ByteBuffer sink = java.nio.ByteBuffer.allocate(4096);
+            int n;
+            while ((n = l.client().channel().read(sink.clear())) > 0) {
+                // what the server said before it stopped listening
+            }
+            closed = n < 0;
+        } catch (IOException reset) {
+            closed = true;
+        }
+        if (closed) {
+            l.client().close();
+            assertTrue(age >= LIMIT_NANOS, () -> l.what() + " was closed after " + age / 1_000_000
+                    + " ms, before the handshake limit");
+        } else {
+            assertTrue(age < LIMIT_NANOS + LATE_NANOS, () -> l.what() + " still open after " + age / 1_000_000
+                    + " ms");
+        }
+        return closed;
+    }
+
+    /**
+     * The request fuzzer, next to a client that negotiated and then stays silent for the whole run (it must be
+     * served at the end, long past the handshake limit) and one that connected and never negotiated (closed).
+     */
     @Test
-    void fuzzedRequests() {
+    void fuzzedRequests() throws IOException {
+        NbdTestClient silentAfterGo = NbdTestClient.open(server.socket());
+        long since = System.nanoTime();
+        NbdTestClient silentBeforeGo = NbdTestClient.connect(server.socket());
+        try {
+            fuzzRequests();
+            assertTrue(System.nanoTime() - since > LIMIT_NANOS, "the run was shorter than the handshake limit");
+            assertArrayEquals(known, silentAfterGo.read(0, known.length), "a client silent since it negotiated");
+            assertTrue(closedAtTheLimit(new HandshakeFuzzer.Lingering(silentBeforeGo, since, "a silent client")),
+                    "a client that never negotiated is closed");
+        } finally {
+            silentAfterGo.close();
+            silentBeforeGo.close();
+        }
+        stopCleanlyAndCheckTheFile();
+    }
+
+    private void fuzzRequests() {
         long seed = Seeds.seed(0x5eed_0002L);
         Model model = new Model(MiB, (int) (8 * MiB));
         Map<RequestFuzzer.Ending, Integer> endings = new EnumMap<>(RequestFuzzer.Ending.class);
@@ -88,7 +161,7 @@ class ProtocolFuzzIT {
             int round = rounds;
             RequestFuzzer f = new RequestFuzzer(new Random(seed + round), model, IMAGE_BYTES);
             Seeds.reproducible(seed, "request round " + round, () -> {
-                try (NbdClient c = NbdClient.open(server.socket())) {
+                try (NbdTestClient c = NbdTestClient.open(server.socket())) {
                     endings.merge(f.run(c), 1, Integer::sum);
                 } catch (Throwable t) {
                     throw new AssertionError(String.join("\n", f.log) + "\n--- server log ---\n" + server.stderr(), t);
@@ -103,7 +176,6 @@ class ProtocolFuzzIT {
         assertEquals(RequestFuzzer.Ending.values().length, endings.size(), "every ending was tried: " + endings);
         Seeds.reproducible(seed, "the whole model region", () -> model.assertMatches(MiB,
                 bystander.read(MiB, (int) (8 * MiB)), "model region at the end"));
-        stopCleanlyAndCheckTheFile();
     }
 
     /**
@@ -123,7 +195,7 @@ class ProtocolFuzzIT {
             List<Future<?>> all = new ArrayList<>();
             for (int i = 0; i < connections; i++) {
                 int conn = i;
-                NbdClient c = NbdClient.open(server.socket());
+                NbdTestClient c = NbdTestClient.open(server.socket());
                 written[i] = new byte[(int) MiB];
                 // Cookie k + 1 is the k-th request; where each read reads is recorded before it is sent.
                 Map<Long, Integer> readAt = new java.util.concurrent.ConcurrentHashMap<>();
@@ -139,15 +211,15 @@ class ProtocolFuzzIT {
                         if (k % 10 == 9) {
                             int at = r.nextInt(known.length - 4096);
                             readAt.put(cookie, at);
-                            c.sendAs(cookie, NbdClient.CMD_READ, (short) 0, at, 4096, null);
+                            c.request(0, Nbd.CMD_READ, cookie, at, 4096, null);
                         } else if (k % 50 == 49) {
-                            c.sendAs(cookie, NbdClient.CMD_FLUSH, (short) 0, 0, 0, null);
+                            c.request(0, Nbd.CMD_FLUSH, cookie, 0, 0, null);
                         } else {
                             byte[] data = new byte[512];
                             r.nextBytes(data);
                             int sector = sectors.get(k);
                             System.arraycopy(data, 0, written[conn], sector * 512, 512);
-                            c.sendAs(cookie, NbdClient.CMD_WRITE, (short) 0, (conn + 1) * MiB + sector * 512L, 512,
+                            c.request(0, Nbd.CMD_WRITE, cookie, (conn + 1) * MiB + sector * 512L, 512,
                                     data);
                         }
                     }
@@ -157,7 +229,7 @@ class ProtocolFuzzIT {
                     try (c) {
                         java.util.Set<Long> answered = new java.util.HashSet<>();
                         for (int k = 0; k < requests; k++) {
-                            NbdClient.Reply reply = c.receive();
+                            NbdTestClient.SimpleReply reply = c.receive();
                             assertEquals(0, reply.error(), "error of cookie " + reply.cookie());
                             assertTrue(reply.cookie() >= 1 && reply.cookie() <= requests, "cookie " + reply.cookie());
                             assertTrue(answered.add(reply.cookie()), "cookie " + reply.cookie() + " answered twice");
@@ -175,9 +247,9 @@ class ProtocolFuzzIT {
                 all.add(pool.submit(() -> {
                     Random r = new Random(seed - 1 - vandal);
                     for (int k = 0; k < 50; k++) {
-                        try (NbdClient c = NbdClient.open(server.socket())) {
-                            c.send(NbdClient.CMD_WRITE, (short) 0, 8 * MiB, 65536, null);
-                            c.socket().write(java.nio.ByteBuffer.allocate(r.nextInt(65536)));
+                        try (NbdTestClient c = NbdTestClient.open(server.socket())) {
+                            c.send(0, Nbd.CMD_WRITE, 8 * MiB, 65536, null);
+                            c.sendBytes(java.nio.ByteBuffer.allocate(r.nextInt(65536)));
                         }
                     }
                     return null;

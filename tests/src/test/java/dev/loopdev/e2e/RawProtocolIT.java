@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.nbd.Nbd;
+import dev.loopdev.nbd.testing.NbdTestClient;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Random;
@@ -24,7 +27,7 @@ class RawProtocolIT {
 
     private Path image;
     private LoopdevServer server;
-    private RawNbdClient bystander;
+    private NbdTestClient bystander;
     private final byte[] acked = new byte[64 * 1024];
 
     /** A server, a long-lived healthy connection, and 64 KiB written through it with FUA and acknowledged. */
@@ -33,9 +36,9 @@ class RawProtocolIT {
         image = Images.sparse(dir, "disk.img", 8 * MiB);
         server = LoopdevServer.tcp(dir, image);
         new Random(21).nextBytes(acked);
-        bystander = RawNbdClient.open(server.uri(), "");
-        assertEquals(8 * MiB, bystander.exportSize);
-        bystander.write(MiB, acked, true);
+        bystander = NbdTestClient.openExportName(server.uri(), "");
+        assertEquals(8 * MiB, bystander.exportSize());
+        assertEquals(0, bystander.write(MiB, acked, true));
     }
 
     @AfterEach
@@ -50,7 +53,7 @@ class RawProtocolIT {
     private void assertStillServing() throws IOException {
         server.assertAlive();
         assertArrayEquals(acked, bystander.read(MiB, acked.length), "acknowledged data, old connection");
-        try (RawNbdClient fresh = RawNbdClient.open(server.uri(), "")) {
+        try (NbdTestClient fresh = NbdTestClient.openExportName(server.uri(), "")) {
             assertArrayEquals(acked, fresh.read(MiB, acked.length), "acknowledged data, new connection");
         }
     }
@@ -63,12 +66,12 @@ class RawProtocolIT {
 
     @Test
     void garbageInsteadOfARequestDropsOnlyThatConnection() throws IOException {
-        try (RawNbdClient c = RawNbdClient.open(server.uri(), "")) {
+        try (NbdTestClient c = NbdTestClient.openExportName(server.uri(), "")) {
             // More than one 28-byte request header of it, so the server has a whole bad header to judge.
-            c.out.write("GET / HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n"
+            c.out().write("GET / HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n"
                     .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            c.out.flush();
-            c.assertClosedByServer("bad request magic");
+            c.out().flush();
+            assertEquals(0, c.awaitClose(), "bad request magic");
         }
         assertStillServing();
         stopCleanlyAndCheckTheFile();
@@ -76,16 +79,16 @@ class RawProtocolIT {
 
     @Test
     void garbageDuringTheHandshakeDropsOnlyThatConnection() throws IOException {
-        try (RawNbdClient c = RawNbdClient.connect(server.uri())) {
+        try (NbdTestClient c = NbdTestClient.connect(server.uri())) {
             c.greeting();
-            c.out.writeInt(1); // fixed newstyle
-            c.out.writeLong(0x0123456789abcdefL); // not IHAVEOPT
-            c.out.writeInt(1);
-            c.out.writeInt(0);
-            c.out.flush();
-            c.assertClosedByServer("bad option magic");
+            c.out().writeInt(1); // fixed newstyle
+            c.out().writeLong(0x0123456789abcdefL); // not IHAVEOPT
+            c.out().writeInt(1);
+            c.out().writeInt(0);
+            c.out().flush();
+            assertEquals(0, c.awaitClose(), "bad option magic");
         }
-        try (RawNbdClient c = RawNbdClient.connect(server.uri())) {
+        try (NbdTestClient c = NbdTestClient.connect(server.uri())) {
             c.greeting(); // and hang up before answering it
         }
         assertStillServing();
@@ -94,17 +97,17 @@ class RawProtocolIT {
 
     @Test
     void clientVanishingMidRequest() throws IOException {
-        try (RawNbdClient c = RawNbdClient.open(server.uri(), "")) {
-            c.send(RawNbdClient.CMD_WRITE, (short) 0, 4 * MiB, 64 * 1024, new byte[1000]); // 1000 of 65536 bytes
+        try (NbdTestClient c = NbdTestClient.openExportName(server.uri(), "")) {
+            c.send(0, Nbd.CMD_WRITE, 4 * MiB, 64 * 1024, new byte[1000]); // 1000 of 65536 bytes
         }
-        try (RawNbdClient c = RawNbdClient.open(server.uri(), "")) {
-            c.out.write(new byte[] {0x25, 0x60, (byte) 0x95, 0x13, 0, 0}); // 6 bytes of a 28-byte header
-            c.out.flush();
+        try (NbdTestClient c = NbdTestClient.openExportName(server.uri(), "")) {
+            c.out().write(new byte[] {0x25, 0x60, (byte) 0x95, 0x13, 0, 0}); // 6 bytes of a 28-byte header
+            c.out().flush();
         }
-        try (RawNbdClient c = RawNbdClient.open(server.uri(), "")) {
+        try (NbdTestClient c = NbdTestClient.openExportName(server.uri(), "")) {
             // A read whose reply the client never collects: the server's write of the reply fails, nothing else.
-            c.send(RawNbdClient.CMD_READ, (short) 0, 0, 4 * MiB, null);
-            c.socket.setSoLinger(true, 0); // reset, not a polite close
+            c.send(0, Nbd.CMD_READ, 0, 4 * MiB, null);
+            c.channel().setOption(java.net.StandardSocketOptions.SO_LINGER, 0); // reset, not a polite close
         }
         assertStillServing();
         stopCleanlyAndCheckTheFile();
@@ -114,11 +117,11 @@ class RawProtocolIT {
     void requestsAfterDiscAreNotServed() throws IOException {
         byte[] late = new byte[4096];
         java.util.Arrays.fill(late, (byte) 0x5c);
-        try (RawNbdClient c = RawNbdClient.open(server.uri(), "")) {
-            c.write(2 * MiB, new byte[] {1, 2, 3}, false);
-            c.send(RawNbdClient.CMD_DISC, (short) 0, 0, 0, null);
-            c.send(RawNbdClient.CMD_WRITE, (short) 0, 3 * MiB, late.length, late);
-            c.assertClosedByServer("after NBD_CMD_DISC");
+        try (NbdTestClient c = NbdTestClient.openExportName(server.uri(), "")) {
+            assertEquals(0, c.write(2 * MiB, new byte[] {1, 2, 3}, false));
+            c.send(0, Nbd.CMD_DISC, 0, 0, null);
+            c.send(0, Nbd.CMD_WRITE, 3 * MiB, late.length, late);
+            assertEquals(0, c.awaitClose(), "after NBD_CMD_DISC");
         }
         assertStillServing();
         assertArrayEquals(new byte[] {1, 2, 3}, bystander.read(2 * MiB, 3), "write before DISC");
@@ -128,10 +131,11 @@ class RawProtocolIT {
 
     @Test
     void unknownCommandGetsAnErrorAndTheConnectionGoesOn() throws IOException {
-        long cookie = bystander.send((short) 99, (short) 0, 0, 512, null);
-        int error = bystander.reply(cookie, null);
-        assertEquals(22, error, "NBD_EINVAL for an unknown command");
-        bystander.flush();
+        long cookie = bystander.send(0, (short) 99, 0, 512, null);
+        NbdTestClient.SimpleReply reply = bystander.receive();
+        assertEquals(cookie, reply.cookie());
+        assertEquals(22, reply.error(), "NBD_EINVAL for an unknown command");
+        assertEquals(0, bystander.flush());
         assertStillServing();
         stopCleanlyAndCheckTheFile();
     }
@@ -143,16 +147,16 @@ class RawProtocolIT {
         long[] cookies = new long[n];
         for (int i = 0; i < n; i++) {
             java.util.Arrays.fill(block, (byte) i);
-            cookies[i] = bystander.send(RawNbdClient.CMD_WRITE, (short) 0, 5L * MiB + i * 4096L, 4096, block);
+            cookies[i] = bystander.send(0, Nbd.CMD_WRITE, 5L * MiB + i * 4096L, 4096, block);
         }
         java.util.Set<Long> outstanding = new java.util.HashSet<>();
         for (long c : cookies) {
             outstanding.add(c);
         }
         for (int i = 0; i < n; i++) {
-            assertEquals(RawNbdClient.SIMPLE_REPLY_MAGIC, bystander.in.readInt());
-            assertEquals(0, bystander.in.readInt(), "write error");
-            long cookie = bystander.in.readLong();
+            assertEquals(Nbd.SIMPLE_REPLY_MAGIC, bystander.in().readInt());
+            assertEquals(0, bystander.in().readInt(), "write error");
+            long cookie = bystander.in().readLong();
             assertTrue(outstanding.remove(cookie), "a reply to cookie " + cookie + " not outstanding");
         }
         assertEquals(0, outstanding.size(), "unanswered cookies");

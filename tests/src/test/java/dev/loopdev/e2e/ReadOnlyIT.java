@@ -4,6 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.Errno;
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
+import dev.loopdev.nbd.Nbd;
+import dev.loopdev.nbd.testing.NbdTestClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,15 +68,15 @@ class ReadOnlyIT {
         byte[] before = Images.readAll(image);
         for (String writePath : new String[] {"mapped", "positional"}) {
             try (LoopdevServer server = LoopdevServer.unix(dir, image, withPath(options, writePath))) {
-                try (NbdClient c = NbdClient.open(server.socket())) {
-                    assertTrue((c.transmissionFlags & NbdClient.TFLAG_READ_ONLY) != 0, "the export is read-only");
+                try (NbdTestClient c = NbdTestClient.open(server.socket())) {
+                    assertTrue((c.transmissionFlags() & Nbd.FLAG_READ_ONLY) != 0, "the export is read-only");
                     byte[] w = new byte[4096];
-                    assertEquals(NbdClient.EPERM, c.write(0, w, false), "WRITE");
-                    assertEquals(NbdClient.EPERM, c.write(MiB, w, true), "FUA WRITE");
-                    assertEquals(NbdClient.EPERM, c.call(NbdClient.CMD_TRIM, (short) 0, 0, 4096, null).error(), "TRIM");
-                    assertEquals(NbdClient.EPERM, c.call(NbdClient.CMD_WRITE_ZEROES, (short) 0, 0, 4096, null).error(),
+                    assertEquals(Errno.EPERM.code, c.write(0, w, false), "WRITE");
+                    assertEquals(Errno.EPERM.code, c.write(MiB, w, true), "FUA WRITE");
+                    assertEquals(Errno.EPERM.code, c.call(0, Nbd.CMD_TRIM, 0, 4096, null).error(), "TRIM");
+                    assertEquals(Errno.EPERM.code, c.call(0, Nbd.CMD_WRITE_ZEROES, 0, 4096, null).error(),
                             "WRITE_ZEROES");
-                    assertEquals(NbdClient.EPERM, c.call(NbdClient.CMD_WRITE_ZEROES, NbdClient.FLAG_NO_HOLE, 8192,
+                    assertEquals(Errno.EPERM.code, c.call(Nbd.CMD_FLAG_NO_HOLE, Nbd.CMD_WRITE_ZEROES, 8192,
                             4096, null).error(), "WRITE_ZEROES NO_HOLE");
                     assertEquals(0, c.flush(), "FLUSH of a read-only export");
                     assertArrayEquals(Images.slice(before, MiB, 65536), c.read(MiB, 65536), "READ");

@@ -1,19 +1,19 @@
 package dev.loopdev.e2e;
 
-import static dev.loopdev.e2e.NbdClient.CMD_FLUSH;
-import static dev.loopdev.e2e.NbdClient.CMD_READ;
-import static dev.loopdev.e2e.NbdClient.CMD_TRIM;
-import static dev.loopdev.e2e.NbdClient.CMD_WRITE;
-import static dev.loopdev.e2e.NbdClient.CMD_WRITE_ZEROES;
-import static dev.loopdev.e2e.NbdClient.EINVAL;
-import static dev.loopdev.e2e.NbdClient.ENOSPC;
-import static dev.loopdev.e2e.NbdClient.EOVERFLOW;
-import static dev.loopdev.e2e.NbdClient.FLAG_FUA;
-import static dev.loopdev.e2e.NbdClient.FLAG_NO_HOLE;
+import static dev.loopdev.nbd.Nbd.CMD_FLAG_FUA;
+import static dev.loopdev.nbd.Nbd.CMD_FLAG_NO_HOLE;
+import static dev.loopdev.nbd.Nbd.CMD_FLUSH;
+import static dev.loopdev.nbd.Nbd.CMD_READ;
+import static dev.loopdev.nbd.Nbd.CMD_TRIM;
+import static dev.loopdev.nbd.Nbd.CMD_WRITE;
+import static dev.loopdev.nbd.Nbd.CMD_WRITE_ZEROES;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.Errno;
+import dev.loopdev.nbd.Nbd;
+import dev.loopdev.nbd.testing.NbdTestClient;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -62,7 +62,7 @@ final class RequestFuzzer {
     }
 
     /** Runs the round on {@code c}; returns how it ended. The caller then checks the model against the export. */
-    Ending run(NbdClient c) throws IOException {
+    Ending run(NbdTestClient c) throws IOException {
         int n = 1 + r.nextInt(48);
         for (int i = 0; i < n; i++) {
             request(c);
@@ -73,15 +73,15 @@ final class RequestFuzzer {
             case POLITE -> {
                 collect(c, expected.size());
                 c.disconnect();
-                assertEquals(0, c.socket().awaitClose(), "bytes after DISC");
+                assertEquals(0, c.awaitClose(), "bytes after DISC");
             }
             case DISC_THEN_MORE -> {
                 c.disconnect();
                 long[] late = slots(1 + r.nextInt(2));
                 byte[] data = random((int) late[1]);
                 try {   // never applied: the server stops reading at DISC (it may even reset us)
-                    c.send(CMD_WRITE, (short) 0, late[0], data.length, data);
-                    c.send(CMD_FLUSH, (short) 0, 0, 0, null);
+                    c.send(0, CMD_WRITE, late[0], data.length, data);
+                    c.send(0, CMD_FLUSH, 0, 0, null);
                 } catch (IOException closedAlready) {
                     log.add("late requests refused by a closed socket");
                 }
@@ -91,25 +91,25 @@ final class RequestFuzzer {
                 ByteBuffer junk = ByteBuffer.allocate(28 + r.nextInt(100));
                 r.nextBytes(junk.array());
                 junk.putInt(0, 0x25609513 ^ (1 + r.nextInt(Integer.MAX_VALUE)));
-                c.socket().write(junk);
+                c.sendBytes(junk);
                 collectUntilEnd(c);
             }
             case HALF_HEADER -> {
-                c.socket().write(header(CMD_READ, 0, 0, 512).limit(1 + r.nextInt(27)));
-                c.socket().shutdownOutput();
+                c.sendBytes(header(CMD_READ, 0, 0, 512).limit(1 + r.nextInt(27)));
+                c.shutdownOutput();
                 collectUntilEnd(c);
             }
             case CUT_PAYLOAD, CUT_PAYLOAD_AND_VANISH -> {
                 long[] s = slots(1 + r.nextInt(4));
                 ByteBuffer w = header(CMD_WRITE, 0, s[0], (int) s[1]);
-                c.socket().write(w);
+                c.sendBytes(w);
                 int sent = r.nextInt((int) s[1]);
-                c.socket().write(ByteBuffer.wrap(random(sent)));
+                c.sendBytes(ByteBuffer.wrap(random(sent)));
                 if (sent > 0) {
                     model.forget(s[0], sent);
                 }
                 if (end == Ending.CUT_PAYLOAD) {
-                    c.socket().shutdownOutput();
+                    c.shutdownOutput();
                     collectUntilEnd(c);
                 } else {
                     vanish(c);
@@ -117,7 +117,7 @@ final class RequestFuzzer {
             }
             case HUGE_WRITE -> {
                 long length = (64L << 20) + 1 + (long) r.nextInt(Integer.MAX_VALUE);
-                c.socket().write(header(CMD_WRITE, 0, model.base, (int) length));
+                c.sendBytes(header(CMD_WRITE, 0, model.base, (int) length));
                 collectUntilEnd(c);
             }
             case VANISH -> vanish(c);
@@ -125,7 +125,7 @@ final class RequestFuzzer {
         return end;
     }
 
-    private void vanish(NbdClient c) {
+    private void vanish(NbdTestClient c) {
         c.close();
         for (long[] w : writes) {
             model.forget(w[0], (int) w[1]);
@@ -134,7 +134,7 @@ final class RequestFuzzer {
     }
 
     /** Reads exactly {@code count} replies, checking each against what its request must get. */
-    private void collect(NbdClient c, int count) throws IOException {
+    private void collect(NbdTestClient c, int count) throws IOException {
         for (int i = 0; i < count; i++) {
             check(c.receive());
         }
@@ -142,14 +142,14 @@ final class RequestFuzzer {
     }
 
     /** Reads replies until the server closes: every request sent whole is answered once, then the end. */
-    private void collectUntilEnd(NbdClient c) throws IOException {
-        for (NbdClient.Reply reply; (reply = c.receiveOrEnd()) != null; ) {
+    private void collectUntilEnd(NbdTestClient c) throws IOException {
+        for (NbdTestClient.SimpleReply reply; (reply = c.receiveOrEnd()) != null; ) {
             check(reply);
         }
         assertTrue(expected.isEmpty(), () -> "the server closed without answering: " + expected.values());
     }
 
-    private void check(NbdClient.Reply reply) {
+    private void check(NbdTestClient.SimpleReply reply) {
         Expect e = expected.remove(reply.cookie());
         assertNotNull(e, () -> "a reply to cookie " + reply.cookie() + ", which is not outstanding (twice?)");
         assertEquals(e.error(), reply.error(), () -> "error of " + e.what());
@@ -162,72 +162,72 @@ final class RequestFuzzer {
         }
     }
 
-    private void request(NbdClient c) throws IOException {
+    private void request(NbdTestClient c) throws IOException {
         int pick = r.nextInt(100);
         if (pick < 22) {
             long[] s = span();
-            expect(c.send(CMD_READ, (short) 0, s[0], (int) s[1], null), "READ", s, 0, true);
+            expect(c.send(0, CMD_READ, s[0], (int) s[1], null), "READ", s, 0, true);
         } else if (pick < 44) {
             long[] s = span();
             byte[] data = random((int) s[1]);
             model.write(s[0], data);
             writes.add(s);
-            expect(c.send(CMD_WRITE, r.nextBoolean() ? FLAG_FUA : 0, s[0], data.length, data), "WRITE", s, 0, false);
+            expect(c.send(r.nextBoolean() ? CMD_FLAG_FUA : 0, CMD_WRITE, s[0], data.length, data), "WRITE", s, 0, false);
         } else if (pick < 52) {
             long[] s = span();
             model.zero(s[0], (int) s[1]);
             writes.add(s);
-            short flags = (short) ((r.nextBoolean() ? FLAG_FUA : 0) | (r.nextBoolean() ? FLAG_NO_HOLE : 0));
-            expect(c.send(CMD_WRITE_ZEROES, flags, s[0], (int) s[1], null), "WRITE_ZEROES", s, 0, false);
+            short flags = (short) ((r.nextBoolean() ? CMD_FLAG_FUA : 0) | (r.nextBoolean() ? CMD_FLAG_NO_HOLE : 0));
+            expect(c.send(flags, CMD_WRITE_ZEROES, s[0], (int) s[1], null), "WRITE_ZEROES", s, 0, false);
         } else if (pick < 57) {
             long[] s = span();
             model.forget(s[0], (int) s[1]); // advisory: zeros or the old bytes
-            expect(c.send(CMD_TRIM, (short) 0, s[0], (int) s[1], null), "TRIM", s, 0, false);
+            expect(c.send(0, CMD_TRIM, s[0], (int) s[1], null), "TRIM", s, 0, false);
         } else if (pick < 62) {
-            expect(c.send(CMD_FLUSH, (short) 0, 0, 0, null), "FLUSH", null, 0, false);
+            expect(c.send(0, CMD_FLUSH, 0, 0, null), "FLUSH", null, 0, false);
         } else {
             malformed(c, pick);
         }
     }
 
     /** Requests that must be refused, with the connection going on; a refused WRITE's payload is skipped. */
-    private void malformed(NbdClient c, int pick) throws IOException {
+    private void malformed(NbdTestClient c, int pick) throws IOException {
         if (pick < 67) {
             short type = (short) new int[] {5, 7, 8, 9, 12, 255, 0x7fff, 0xffff}[r.nextInt(8)];
-            expect(c.send(type, (short) 0, r.nextLong(), r.nextInt(), null), "command " + (type & 0xffff), null,
-                    EINVAL, false);
+            expect(c.send(0, type, r.nextLong(), r.nextInt(), null), "command " + (type & 0xffff), null,
+                    Errno.EINVAL.code, false);
         } else if (pick < 74) {
-            short flags = (short) (1 << (2 + r.nextInt(14)) | (r.nextBoolean() ? FLAG_FUA : 0));
+            short flags = (short) (1 << (2 + r.nextInt(14)) | (r.nextBoolean() ? CMD_FLAG_FUA : 0));
             long[] s = slots(1);
             short type = new short[] {CMD_READ, CMD_WRITE, CMD_FLUSH, CMD_TRIM}[r.nextInt(4)];
             byte[] payload = type == CMD_WRITE ? random(SLOT) : null;
-            expect(c.send(type, flags, type == CMD_FLUSH ? 0 : s[0], type == CMD_FLUSH ? 0 : SLOT, payload),
-                    "type " + type + " with flags 0x" + Integer.toHexString(flags & 0xffff), s, EINVAL, false);
+            expect(c.send(flags, type, type == CMD_FLUSH ? 0 : s[0], type == CMD_FLUSH ? 0 : SLOT, payload),
+                    "type " + type + " with flags 0x" + Integer.toHexString(flags & 0xffff), s, Errno.EINVAL.code, false);
         } else if (pick < 86) {
-            // Beyond the end, or wrapping around 2^64: ENOSPC for what writes, EINVAL for the rest.
+            // Beyond the end, or wrapping around 2^64: Errno.ENOSPC.code for what writes, Errno.EINVAL.code for the rest.
             long offset = r.nextBoolean() ? exportSize - r.nextInt(SLOT) : -1L - r.nextInt(SLOT);
             int length = SLOT + 1 + r.nextInt(SLOT);
             short type = new short[] {CMD_READ, CMD_WRITE, CMD_TRIM, CMD_WRITE_ZEROES}[r.nextInt(4)];
-            int error = type == CMD_WRITE || type == CMD_WRITE_ZEROES ? ENOSPC : EINVAL;
-            expect(c.send(type, (short) 0, offset, length, type == CMD_WRITE ? random(length) : null),
+            int error = type == CMD_WRITE || type == CMD_WRITE_ZEROES ? Errno.ENOSPC.code : Errno.EINVAL.code;
+            expect(c.send(0, type, offset, length, type == CMD_WRITE ? random(length) : null),
                     "type " + type + " at " + Long.toUnsignedString(offset), null, error, false);
         } else if (pick < 90) {
             int length = (32 << 20) + 1 + r.nextInt(32 << 20);
-            expect(c.send(CMD_READ, (short) 0, 0, length, null), "READ of " + length, null, EOVERFLOW, false);
+            expect(c.send(0, CMD_READ, 0, length, null), "READ of " + length, null, Errno.EOVERFLOW.code, false);
         } else if (pick < 95) {
-            expect(c.send(CMD_FLUSH, (short) 0, r.nextInt(SLOT), 1 + r.nextInt(SLOT), null), "FLUSH with a range",
-                    null, EINVAL, false);
+            expect(c.send(0, CMD_FLUSH, r.nextInt(SLOT), 1 + r.nextInt(SLOT), null), "FLUSH with a range",
+                    null, Errno.EINVAL.code, false);
         } else if (r.nextInt(10) != 0) {
             long offset = (long) (r.nextDouble() * exportSize);
             short type = new short[] {CMD_READ, CMD_WRITE, CMD_TRIM, CMD_WRITE_ZEROES}[r.nextInt(4)];
-            expect(c.send(type, (short) 0, offset, 0, type == CMD_WRITE ? new byte[0] : null),
+            expect(c.send(0, type, offset, 0, type == CMD_WRITE ? new byte[0] : null),
                     "zero-length type " + type, null, 0, type == CMD_READ);
         } else {
             // Larger than the maximum but small enough to skip: refused, payload read and dropped, never applied.
             long[] s = slots(1);
             int length = (32 << 20) + 1 + r.nextInt(1 << 20);
-            expect(c.send(CMD_WRITE, (short) 0, s[0], length, new byte[length]), "WRITE of " + length, s,
-                    EOVERFLOW, false);
+            expect(c.send(0, CMD_WRITE, s[0], length, new byte[length]), "WRITE of " + length, s,
+                    Errno.EOVERFLOW.code, false);
         }
     }
 
@@ -281,8 +281,8 @@ final class RequestFuzzer {
         return b;
     }
 
-    private static ByteBuffer header(short type, int flags, long offset, int length) {
-        return ByteBuffer.allocate(28).putInt(NbdClient.REQUEST_MAGIC).putShort((short) flags).putShort(type)
+    private static ByteBuffer header(int type, int flags, long offset, int length) {
+        return ByteBuffer.allocate(28).putInt(Nbd.REQUEST_MAGIC).putShort((short) flags).putShort((short) type)
                 .putLong(0xdeadL).putLong(offset).putInt(length).flip();
     }
 }

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.Tools;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;

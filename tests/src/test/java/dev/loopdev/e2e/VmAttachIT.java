@@ -3,6 +3,7 @@ package dev.loopdev.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +33,7 @@ class VmAttachIT {
             f.setLength(64L << 20);
         }
         // The guest sees the host's root read-only but its own /tmp: the jar goes in through the work directory.
-        Path jar = Files.copy(VmGuest.jar(), work.resolve("loopdev.jar"));
+        Path jar = Files.copy(LoopdevServer.jar(), work.resolve("loopdev.jar"));
         String loopdev = Path.of(System.getProperty("java.home"), "bin", "java")
                 + " -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar " + jar;
         String script = "L='" + loopdev + "'\n" + SCRIPT;
@@ -57,7 +58,7 @@ class VmAttachIT {
     @Test
     void detachOfUnattachedDevice() throws Exception {
         VmGuest.Run run = VmGuest.run(Duration.ofSeconds(60), Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-jar", VmGuest.jar().toString(), "detach", "/dev/nbd15");
+                .toString(), "-jar", LoopdevServer.jar().toString(), "detach", "/dev/nbd15");
         assertEquals(1, run.exitCode, run.output);
         assertEquals("loopdev: /dev/nbd15 is not attached", run.output.strip());
     }
@@ -72,7 +73,7 @@ class VmAttachIT {
             cmd.addAll(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
         }
         cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
-                VmGuest.jar().toString(), "attach", img.toString()));
+                LoopdevServer.jar().toString(), "attach", img.toString()));
         VmGuest.Run run = VmGuest.run(Duration.ofSeconds(60), cmd.toArray(String[]::new));
         assertEquals(1, run.exitCode, run.output);
         assertEquals("loopdev: attach needs root: only root may configure the kernel's NBD devices",

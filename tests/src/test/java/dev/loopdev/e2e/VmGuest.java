@@ -156,15 +156,6 @@ final class VmGuest {
         throw new IllegalStateException("cannot find the repository (tests/vm/boot.sh) above " + System.getProperty("user.dir"));
     }
 
-    static Path jar() {
-        String j = System.getProperty("loopdev.jar");
-        Path p = j != null ? Path.of(j) : repo().resolve("cli/target/loopdev.jar");
-        if (!Files.exists(p)) {
-            fail(p + " is missing: build it first (mvn -pl cli -am package -DskipTests)");
-        }
-        return p.toAbsolutePath();
-    }
-
     /** A finished command: exit code, stdout, and stdout+stderr interleaved as the console shows them. */
     static final class Run {
         final int exitCode;

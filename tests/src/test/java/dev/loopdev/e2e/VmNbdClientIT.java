@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loopdev.e2e.harness.LoopdevServer;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,7 +44,7 @@ class VmNbdClientIT {
                 new Variant("mapped", 0, List.of("--write-path", "mapped")),
                 new Variant("positional", 1, List.of("--write-path", "positional")),
                 new Variant("xor", 2, List.of("--transform", "xor", "--key-file", key.toString())));
-        List<VmHostServer> servers = new ArrayList<>();
+        List<LoopdevServer> servers = new ArrayList<>();
         try {
             StringBuilder script = new StringBuilder(ROUND_TRIP);
             List<String> steps = new ArrayList<>();
@@ -54,33 +55,33 @@ class VmNbdClientIT {
                 }
                 List<String> opts = new ArrayList<>(v.options());
                 opts.addAll(List.of("--export", "disk"));
-                VmHostServer s = VmHostServer.start(work, img, opts.toArray(String[]::new));
+                LoopdevServer s = LoopdevServer.tcp(work, img, opts.toArray(String[]::new));
                 servers.add(s);
                 script.append("roundtrip ").append(v.name()).append(" /dev/nbd").append(v.nbd()).append(' ')
-                        .append(s.port).append('\n');
+                        .append(s.port()).append('\n');
                 for (String st : List.of("connect", "direct", "mkfs", "mount", "files", "umount", "fsck", "ro-verify",
                         "disconnect")) {
                     steps.add(v.name() + "-" + st);
                 }
             }
-            script.append(SESSIONS.replace("@PORT@", Integer.toString(servers.get(0).port)));
+            script.append(SESSIONS.replace("@PORT@", Integer.toString(servers.get(0).port())));
             steps.addAll(List.of("sessions-connect-two", "sessions-read-both", "sessions-kill-client",
                     "sessions-other-still-served", "sessions-disconnect", "sessions-new-client"));
 
             VmGuest.Result r = vm.boot(work, script.toString(), 1, Duration.ofMinutes(6));
             r.assertPassed(steps);
 
-            for (VmHostServer s : servers) {
-                assertTrue(s.process.isAlive(), "a server died while the kernel's sessions ended");
+            for (LoopdevServer s : servers) {
+                assertTrue(s.isAlive(), "a server died while the kernel's sessions ended");
             }
             VmGuest.Run info = VmGuest.run(Duration.ofSeconds(30), "nbdinfo",
-                    "nbd://127.0.0.1:" + servers.get(0).port + "/disk");
+                    "nbd://127.0.0.1:" + servers.get(0).port() + "/disk");
             assertEquals(0, info.exitCode, "a new client after the kernel's sessions ended:\n" + info.output);
-            for (VmHostServer s : servers) {
+            for (LoopdevServer s : servers) {
                 s.stop();
             }
         } finally {
-            for (VmHostServer s : servers) {
+            for (LoopdevServer s : servers) {
                 s.close();
             }
         }
@@ -96,10 +97,10 @@ class VmNbdClientIT {
     private void assertXorImage(Path img, Path key) throws Exception {
         assertFalse(VmExt4.hasExt4Magic(img), "the XOR image holds a plain ext4 superblock: nothing was encoded");
         Path plain = work.resolve("xor-decoded.img");
-        try (VmHostServer s = VmHostServer.start(work, img, "--transform", "xor", "--key-file", key.toString(),
+        try (LoopdevServer s = LoopdevServer.tcp(work, img, "--transform", "xor", "--key-file", key.toString(),
                 "--read-only", "--export", "disk")) {
             VmGuest.Run copy = VmGuest.run(Duration.ofMinutes(2), "nbdcopy",
-                    "nbd://127.0.0.1:" + s.port + "/disk", plain.toString());
+                    "nbd://127.0.0.1:" + s.port() + "/disk", plain.toString());
             assertEquals(0, copy.exitCode, "nbdcopy of the decoded XOR image:\n" + copy.output);
             s.stop();
         }

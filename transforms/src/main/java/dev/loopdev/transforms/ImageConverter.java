@@ -1,6 +1,9 @@
 package dev.loopdev.transforms;
 
+import dev.loopdev.LoopConfig;
+import dev.loopdev.LoopDevice;
 import dev.loopdev.Transform;
+import dev.loopdev.WritePathKind;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -14,8 +17,8 @@ import java.nio.file.StandardOpenOption;
  * Offline conversion of an image between plain and encrypted, sector for sector as a device with the same
  * transform and offset would see it: bytes before the offset, and a tail shorter than a sector, stay as they are.
  *
- * <p>To a new file ({@link #copy}), through a {@code .part} file renamed at the end, so a crash leaves the source
- * whole and the destination absent. In place ({@link #inPlace}), through a {@link ConversionJournal}: each chunk's
+ * <p>To a new file ({@link #copy}), through devices over both files and a {@code .part} file renamed at the end,
+ * so a crash leaves the source whole and the destination absent. In place ({@link #inPlace}), through a {@link ConversionJournal}: each chunk's
  * original bytes are saved and synced before the chunk is overwritten, so after a crash a rerun puts the saved
  * chunk back and carries on.
  */
@@ -54,39 +57,82 @@ public final class ImageConverter {
     }
 
     /**
-     * Converts {@code src} into the new file {@code dst}. Blocks that come out all zeros are left as holes (holes
-     * in a plain source encrypt to data; plaintext zeros decrypted from an image become holes again).
+     * Converts {@code src} into the new file {@code dst}, through devices: the area is read from a device over
+     * {@code src} and written to one over {@code dst}, one of them with the transform, so the sector numbering is
+     * the device's. Bytes before the offset and a tail shorter than a sector are copied as they are. Decrypted
+     * blocks that come out all zeros are not written, so a decrypted image gets its holes back; an encrypted image
+     * has none (zeros encrypt to non-zeros).
      */
     public void copy(Path src, Path dst) throws IOException {
         if (Files.exists(dst)) {
             throw new java.nio.file.FileAlreadyExistsException(dst.toString());
         }
         Path part = dst.resolveSibling(dst.getFileName() + ".part");
-        try (FileChannel in = FileChannel.open(src, StandardOpenOption.READ);
-             RandomAccessFile out = new RandomAccessFile(part.toFile(), "rw")) {
-            long size = in.size();
-            out.setLength(0);
-            out.setLength(size); // sparse: what we do not write stays a hole
-            FileChannel oc = out.getChannel();
-            long end = areaEnd(size);
-            ByteBuffer buf = ByteBuffer.allocate(CHUNK_BYTES);
-            ByteBuffer conv = ByteBuffer.allocate(CHUNK_BYTES);
-            copyRaw(in, oc, 0, Math.min(offset, size), buf);
-            for (long pos = offset; pos < end; pos += CHUNK_BYTES) {
-                int len = (int) Math.min(CHUNK_BYTES, end - pos);
-                readFully(in, buf.clear().limit(len), pos);
-                convert(buf.flip(), conv.clear(), pos);
-                writeNonZero(oc, conv.flip(), pos);
-                progress.update(pos + len - offset, end - offset);
+        try {
+            long size;
+            long end;
+            try (FileChannel in = FileChannel.open(src, StandardOpenOption.READ);
+                 RandomAccessFile out = new RandomAccessFile(part.toFile(), "rw")) {
+                size = in.size();
+                out.setLength(0);
+                out.setLength(size); // sparse: what we do not write stays a hole
+                end = areaEnd(size);
+                ByteBuffer buf = ByteBuffer.allocate(CHUNK_BYTES);
+                copyRaw(in, out.getChannel(), 0, Math.min(offset, size), buf);
+                copyRaw(in, out.getChannel(), Math.max(end, offset), size, buf);
             }
-            copyRaw(in, oc, Math.max(end, offset), size, buf);
-            oc.force(true);
+            if (end > offset) {
+                Transform lent = lent(transform);
+                try (LoopDevice from = device(src, encrypt ? Transform.NONE : lent, true, end - offset);
+                     LoopDevice to = device(part, encrypt ? lent : Transform.NONE, false, end - offset)) {
+                    DeviceCopy.copy(from, to, end - offset, !encrypt, progress);
+                }
+            }
+            try (FileChannel out = FileChannel.open(part, StandardOpenOption.WRITE)) {
+                out.force(true);
+            }
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(part);
             throw e;
         }
         Files.move(part, dst, StandardCopyOption.ATOMIC_MOVE);
         syncDirectory(dst);
+    }
+
+    /** The converted area of {@code file} as a device, on the positional path. */
+    private LoopDevice device(Path file, Transform t, boolean readOnly, long length) throws IOException {
+        return LoopDevice.open(new LoopConfig(file, offset, length, readOnly, Transform.SECTOR_SIZE,
+                WritePathKind.POSITIONAL, t));
+    }
+
+    /** The caller's transform lent to a device: closing the device must not close (and wipe) it. */
+    private static Transform lent(Transform t) {
+        return new Transform() {
+            @Override
+            public void encode(ByteBuffer plain, ByteBuffer raw, long sector) {
+                t.encode(plain, raw, sector);
+            }
+
+            @Override
+            public void decode(ByteBuffer raw, ByteBuffer plain, long sector) {
+                t.decode(raw, plain, sector);
+            }
+
+            @Override
+            public int sectorSize() {
+                return t.sectorSize();
+            }
+
+            @Override
+            public boolean isIdentity() {
+                return t.isIdentity();
+            }
+
+            @Override
+            public String name() {
+                return t.name();
+            }
+        };
     }
 
     /**
