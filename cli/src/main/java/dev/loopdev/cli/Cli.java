@@ -17,14 +17,18 @@ final class Cli {
     }
 
     /**
-     * The NBD server's tuning: its defaults, save what {@code -Dloopdev.nbd.workers} and
-     * {@code -Dloopdev.nbd.inlineBytes} (in LOOPDEV_JAVA_OPTS) ask for, for experiments.
+     * The NBD server's tuning: its defaults, save what {@code -Dloopdev.nbd.workers},
+     * {@code -Dloopdev.nbd.inlineBytes}, {@code -Dloopdev.nbd.inPlace} and {@code -Dloopdev.nbd.stallMillis} (in
+     * LOOPDEV_JAVA_OPTS) ask for, for experiments and comparisons.
      */
     static NbdServer.Tuning tuning() {
         NbdServer.Tuning d = NbdServer.Tuning.defaults();
         return new NbdServer.Tuning(Integer.getInteger("loopdev.nbd.workers", d.workers()),
-                Integer.getInteger("loopdev.nbd.inlineBytes", d.inlineBytesMax()), d.inFlightBytesMax(),
-                d.inFlightRequestsMax(), d.connectionsMax(), d.handshakeMillis());
+                Integer.getInteger("loopdev.nbd.inlineBytes", d.maxInlineBytes()), d.maxInFlightBytes(),
+                d.maxInFlightRequests(), d.maxConnections(), d.handshakeMillis(), d.maxOptions(),
+                d.maxOptionBytes(),
+                Boolean.parseBoolean(System.getProperty("loopdev.nbd.inPlace", String.valueOf(d.inPlace()))),
+                Long.getLong("loopdev.nbd.stallMillis", d.stallMillis()));
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.loopdev.cli;
 import dev.loopdev.BlockDevice;
 import dev.loopdev.LoopDevice;
 import dev.loopdev.StatisticsDevice;
+import dev.loopdev.nbd.ErrorReplies;
 import dev.loopdev.nbd.Export;
 import dev.loopdev.nbd.NbdServer;
 import dev.loopdev.nbd.TlsMode;
@@ -68,8 +69,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--print-uri", description = "Print the URI even with --run.")
     boolean printUri;
 
-    @Option(names = "--stats", description = "Print requests, bytes and errors per command on stderr at exit and on "
-            + "SIGUSR1.")
+    @Option(names = "--stats", description = "Print requests, bytes and errors per command, and the error replies "
+            + "clients were sent, on stderr at exit and on SIGUSR1.")
     boolean stats;
 
     @Mixin
@@ -83,6 +84,9 @@ final class ServeCommand implements Callable<Integer> {
 
     @Mixin
     DeviceOptions device;
+
+    @Mixin
+    AdmissionOptions admission = new AdmissionOptions();
 
     @Override
     public Integer call() throws Exception {
@@ -135,16 +139,18 @@ final class ServeCommand implements Callable<Integer> {
                 exports.add(new Export(s.name(), served));
                 LOG.info(s.image() + ": export '" + s.name() + "', " + DeviceOptions.describe(dev));
             }
-            if (stats) {
-                Shutdown.onUsr1(() -> printStats(exports));
-            }
             int status;
-            try (NbdServer server = new NbdServer(exports, Cli.tuning())) {
+            ErrorReplies errors;
+            try (NbdServer server = new NbdServer(exports, admission.apply(Cli.tuning()))) {
+                errors = server.errorReplies();
+                if (stats) {
+                    Shutdown.onUsr1(() -> printStats(exports, errors));
+                }
                 server.tls(tlsMode, tls.credentials());
                 status = serve(server, exports.get(0).name(), tcpChannel, unixPath, activated, shutdown, created);
             }
             if (stats) {
-                printStats(exports); // after the last request: the final figures
+                printStats(exports, errors); // after the last request: the final figures
             }
             return status;
         } finally {
@@ -196,7 +202,7 @@ final class ServeCommand implements Callable<Integer> {
         return captive == null ? 0 : captive.finish();
     }
 
-    private static void printStats(List<Export> exports) {
+    private static void printStats(List<Export> exports, ErrorReplies errors) {
         StringBuilder b = new StringBuilder();
         for (Export e : exports) {
             if (e.device() instanceof StatisticsDevice s) {
@@ -204,6 +210,7 @@ final class ServeCommand implements Callable<Integer> {
                         .append(s.report().indent(2));
             }
         }
+        b.append(errors.report()).append(System.lineSeparator()); // what clients were told, whatever the cause
         System.err.print(b);
         System.err.flush();
     }
@@ -212,7 +219,7 @@ final class ServeCommand implements Callable<Integer> {
         ServerSocketChannel ssc = ServerSocketChannel.open();
         try {
             ssc.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-            ssc.bind(address, 128);
+            ssc.bind(address, NbdServer.BACKLOG);
             return ssc;
         } catch (BindException e) {
             ssc.close();
