@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
 # Drives the same NBD workloads against loopdev (mapped and positional write paths) and against nbdkit's file
-# plugin, on the same image in /dev/shm, in the same run, and prints each figure and the ratio loopdev/nbdkit.
+# plugin, Debian 12's and Debian 13's, on the same image in /dev/shm, in the same run, and prints for each server
+# the throughput and the server's CPU time per GiB moved, with the ratios loopdev/nbdkit.
 #
 #   bench/scripts/nbd-bench.sh                     defaults below
-#   JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java RUNTIME=10 REPS=3 bench/scripts/nbd-bench.sh
+#   JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java RUNTIME=10 REPS=7 bench/scripts/nbd-bench.sh
 #
 # Environment: JAVA (default: java), JAR (default: cli/target/loopdev.jar, built when missing), SIZE (image size,
-# default 1G), RUNTIME (seconds per fio job, default 5), REPS (repetitions; the table shows the median, default 3),
-# COPIES (nbdcopy runs per repetition, median, default 3), WARMUP (seconds of unrecorded I/O per server
-# first, default 5), SERVERS (default: "loopdev-mapped loopdev-positional
-# nbdkit").
+# default 1G), RUNTIME (seconds per fio job, default 5), REPS (repetitions; the tables show the median, default
+# 5), COPIES (nbdcopy runs per repetition, default 3), WARMUP (seconds of unrecorded I/O per server first,
+# default 5), SERVERS (default: "loopdev-mapped loopdev-positional nbdkit nbdkit-trixie", the last only when the
+# chroot exists; loopdev-mapped-copying and loopdev-positional-copying run with in-place transfers off,
+# -Dloopdev.nbd.inPlace=false, and baseline-mapped and baseline-positional with BASELINE_JAR, another build's
+# loopdev.jar, for a before/after in one run; BASE_JAR and base-mapped, base-positional are the same),
+# TRIXIE (a Debian 13 chroot with nbdkit, fio and
+# libnbd-bin; default /var/cache/loopdev-bench/trixie; make it with bench/scripts/trixie-peers.sh), CLIENTS
+# ("trixie": fio 3.39 and nbdcopy 1.22 from that chroot, the default when it exists; "host": Debian 12's fio
+# 3.33 and nbdcopy 1.14),
+# WORKLOADS (a subset of the names in the table), RAW (a file that receives every recorded figure, one job a line:
+# server workload MiB/s IOPS bytes cpu-ticks).
+#
+# CPU: utime + stime of the server process (/proc/PID/stat, all its threads, those that exited included),
+# sampled before and after each job, divided by the GiB the job moved: "CPU s/GiB", lower is better. Clients and
+# servers share the machine's cores, so the CPU a server spends per byte is what its throughput is made of, and
+# it swings far less than throughput when other work shares the machine.
 #
 # The client matters as much as the server (nbdkit's BENCHMARKING notes): every figure here comes from fio's nbd
 # engine or nbdcopy, both libnbd clients, over a unix socket. Compare ratios, not absolutes, across machines.
@@ -21,13 +35,34 @@ JAVA=${JAVA:-java}
 JAR=${JAR:-$root/cli/target/loopdev.jar}
 SIZE=${SIZE:-1G}
 RUNTIME=${RUNTIME:-5}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 COPIES=${COPIES:-3}
 WARMUP=${WARMUP:-5}
-SERVERS=${SERVERS:-"loopdev-mapped loopdev-positional nbdkit"}
+TRIXIE=${TRIXIE:-/var/cache/loopdev-bench/trixie}
+have_trixie=false
+[ -x "$TRIXIE/usr/sbin/nbdkit" ] || [ -x "$TRIXIE/usr/bin/nbdkit" ] && have_trixie=true
+if $have_trixie; then
+  SERVERS=${SERVERS:-"loopdev-mapped loopdev-positional nbdkit nbdkit-trixie"}
+  CLIENTS=${CLIENTS:-trixie}
+else
+  SERVERS=${SERVERS:-"loopdev-mapped loopdev-positional nbdkit"}
+  CLIENTS=${CLIENTS:-host}
+fi
 # System python: it only parses fio's JSON, but pyenv shims may not have a python3 at all.
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
+TICKS=$(getconf CLK_TCK)
+
+if [[ " $SERVERS " == *" nbdkit-trixie "* || "$CLIENTS" == trixie ]] && ! $have_trixie; then
+  echo "nbd-bench: no Debian 13 chroot at $TRIXIE: make it with bench/scripts/trixie-peers.sh (or set TRIXIE)" >&2
+  exit 1
+fi
+# The chroot's clients and server reach the sockets and images through a bind mount of the work directory at the
+# same path inside the chroot, made in a mount namespace of this script's own, so that nothing stays mounted
+# however the script ends.
+if $have_trixie && [ -z "${NBD_BENCH_UNSHARED:-}" ]; then
+  exec unshare --mount --propagation private env NBD_BENCH_UNSHARED=1 "$0" "$@"
+fi
 
 for tool in fio nbdcopy nbdkit nbdinfo "$JAVA"; do
   command -v "$tool" >/dev/null || { echo "nbd-bench: $tool not found (./run-tests installs the clients)" >&2; exit 1; }
@@ -38,6 +73,16 @@ if [ ! -f "$JAR" ]; then
 fi
 
 work=$(mktemp -d /dev/shm/loopdev-bench.XXXXXX)
+if $have_trixie; then
+  mkdir -p "$TRIXIE$work" "$TRIXIE/proc"
+  mount --bind "$work" "$TRIXIE$work"
+  mountpoint -q "$TRIXIE/proc" || mount -t proc proc "$TRIXIE/proc"
+fi
+# client CMD...: runs a client program from the chosen distribution.
+client() {
+  if [ "$CLIENTS" = trixie ]; then chroot "$TRIXIE" "$@"; else "$@"; fi
+}
+
 declare -A pid=()
 stop_servers() {
   local p
@@ -50,7 +95,11 @@ stop_servers() {
   pid=()
   return 0
 }
-cleanup() { stop_servers; rm -rf "$work"; }
+cleanup() {
+  stop_servers
+  if [ -n "${RAW:-}" ] && [ -f "$work/results.txt" ]; then cp "$work/results.txt" "$RAW"; fi
+  rm -rf "$work"
+}
 trap cleanup EXIT INT TERM
 
 source=$work/source.img
@@ -74,12 +123,20 @@ start_server() {
   sock=$(sock_of "$name")
   cp "$source" "$image"
   case "$name" in
-    loopdev-mapped|loopdev-positional)
-      "$JAVA" -jar "$JAR" serve "$image" --unix "$sock" --write-path "${name#loopdev-}" \
+    loopdev-mapped|loopdev-positional|loopdev-mapped-copying|loopdev-positional-copying|baseline-mapped|baseline-positional|base-mapped|base-positional)
+      # -copying: in-place transfers off (every byte through a buffer of the server's); baseline-: another build
+      # ($BASELINE_JAR): for a before/after in one run
+      local wp=${name#*-} opts=() jar=$JAR
+      [[ $wp == *-copying ]] && { wp=${wp%-copying}; opts=(-Dloopdev.nbd.inPlace=false); }
+      [[ $name == base* ]] && jar=${BASELINE_JAR:-${BASE_JAR:?"set BASELINE_JAR for $name"}}
+      "$JAVA" "${opts[@]}" -jar "$jar" serve "$image" --unix "$sock" --write-path "$wp" \
           > /dev/null 2> "$work/$name.log" &
       pid[$name]=$! ;;
     nbdkit)
       nbdkit -f -U "$sock" file "$image" 2> "$work/$name.log" &
+      pid[$name]=$! ;;
+    nbdkit-trixie)  # chroot execs nbdkit: the PID is nbdkit's
+      chroot "$TRIXIE" nbdkit -f -U "$sock" file "$image" 2> "$work/$name.log" &
       pid[$name]=$! ;;
     *) echo "nbd-bench: unknown server $name" >&2; exit 1 ;;
   esac
@@ -91,40 +148,63 @@ start_server() {
   echo "nbd-bench: $name did not start" >&2; cat "$work/$name.log" >&2; exit 1
 }
 
-# fio_job SERVER NAME RW BS IODEPTH: one time-based fio run; records MiB/s and IOPS.
+# cpu_ticks SERVER: the server process's utime + stime so far, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the parenthesised command name, which may hold spaces).
+cpu_ticks() {
+  local stat
+  stat=$(< "/proc/${pid[$1]}/stat")
+  stat=${stat##*) }
+  awk '{print $12 + $13}' <<< "$stat"
+}
+
+# record SERVER NAME MIB_PER_S IOPS BYTES CPU_TICKS
+record() {
+  echo "$1 $2 $3 $4 $5 $6" >> "$results"
+}
+
+# fio_job SERVER NAME RW BS IODEPTH: one time-based fio run; records MiB/s, IOPS, bytes moved and server CPU. No
+# ramp time: the CPU is sampled around the whole run, so the bytes must be the whole run's too (the servers were
+# warmed up before).
 fio_job() {
-  local server=$1 name=$2 rw=$3 bs=$4 depth=$5
-  fio --name="$name" --ioengine=nbd --uri="$(uri_of "$server")" --rw="$rw" --bs="$bs" \
-      --iodepth="$depth" --size="$size_bytes" --time_based --runtime="$RUNTIME" --ramp_time=1 \
+  local server=$1 name=$2 rw=$3 bs=$4 depth=$5 c0 c1
+  c0=$(cpu_ticks "$server")
+  client fio --name="$name" --ioengine=nbd --uri="$(uri_of "$server")" --rw="$rw" --bs="$bs" \
+      --iodepth="$depth" --size="$size_bytes" --time_based --runtime="$RUNTIME" \
       --randrepeat=0 --output-format=json --output="$work/fio.json" > /dev/null
-  "$PY" - "$work/fio.json" "$server" "$name" "$rw" >> "$results" <<'PYEOF'
+  c1=$(cpu_ticks "$server")
+  read -r mib iops bytes < <("$PY" - "$work/fio.json" "$rw" <<'PYEOF'
 import json, sys
 job = json.load(open(sys.argv[1]))["jobs"][0]
-side = "read" if "read" in sys.argv[4] else "write"
-print(sys.argv[2], sys.argv[3], job[side]["bw_bytes"] / 2**20, job[side]["iops"])
+side = job["read" if "read" in sys.argv[2] else "write"]
+print(side["bw_bytes"] / 2**20, side["iops"], side["io_bytes"])
 PYEOF
+)
+  record "$server" "$name" "$mib" "$iops" "$bytes" $((c1 - c0))
 }
 
 # copy_job SERVER NAME DIRECTION: times COPIES nbdcopy runs of the whole image, in (source -> server) or out
-# (server -> file, then compared with the source); records the median MiB/s. A file destination is removed
-# before each run, as a fresh copy would find.
+# (server -> file, then compared with the image the server serves); records the median MiB/s, and the server CPU over all COPIES
+# runs. A file destination is removed before each run, as a fresh copy would find.
 copy_job() {
-  local server=$1 name=$2 dir=$3 from to t0 t1 runs=""
+  local server=$1 name=$2 dir=$3 from to t0 t1 runs="" cpu=0 c0 c1
   if [ "$dir" = in ]; then from=$source; to=$(uri_of "$server"); else from=$(uri_of "$server"); to=$copy_out; fi
   for _ in $(seq "$COPIES"); do
     [ "$dir" = in ] || rm -f "$to"
+    c0=$(cpu_ticks "$server")
     t0=$(date +%s.%N)
-    nbdcopy "$from" "$to"
+    client nbdcopy "$from" "$to"
     t1=$(date +%s.%N)
+    c1=$(cpu_ticks "$server")
+    cpu=$((cpu + c1 - c0))
     runs="$runs $t0:$t1"
-    if [ "$dir" = out ] && ! cmp -s "$source" "$copy_out"; then
-      echo "nbd-bench: $server: nbdcopy out differs from what went in" >&2; exit 1
+    if [ "$dir" = out ] && ! cmp -s "$work/$server.img" "$copy_out"; then
+      echo "nbd-bench: $server: nbdcopy out differs from the image it serves" >&2; exit 1
     fi
   done
-  "$PY" -c "
+  mib=$("$PY" -c "
 import statistics, sys
-rates = [$size_bytes / 2**20 / (float(b) - float(a)) for a, b in (r.split(':') for r in sys.argv[3:])]
-print(sys.argv[1], sys.argv[2], statistics.median(rates), 0)" "$server" "$name" $runs >> "$results"
+print(statistics.median($size_bytes / 2**20 / (float(b) - float(a)) for a, b in (r.split(':') for r in sys.argv[1:])))" $runs)
+  record "$server" "$name" "$mib" 0 $((size_bytes * COPIES)) "$cpu"
 }
 
 # workload SERVER NAME: runs one named workload against one server.
@@ -138,7 +218,7 @@ workload() {
     nbdcopy-out)        copy_job "$1" "$2" out ;;
   esac
 }
-WORKLOADS="seq-read-1M-qd8 seq-write-1M-qd8 rand-read-4k-qd16 rand-write-4k-qd16 nbdcopy-in nbdcopy-out"
+WORKLOADS=${WORKLOADS:-"seq-read-1M-qd8 seq-write-1M-qd8 rand-read-4k-qd16 rand-write-4k-qd16 nbdcopy-in nbdcopy-out"}
 
 read -ra servers <<< "$SERVERS"
 for server in "${servers[@]}"; do start_server "$server"; done
@@ -147,13 +227,14 @@ for server in "${servers[@]}"; do start_server "$server"; done
 # the request path while the first few GiB go through). Every server gets the same.
 echo "nbd-bench: warming up (${WARMUP}s of mixed I/O and one copy out per server)" >&2
 for server in "${servers[@]}"; do
-  fio --name=warmup --ioengine=nbd --uri="$(uri_of "$server")" --rw=randrw --bsrange=4k-1M --iodepth=8 \
+  client fio --name=warmup --ioengine=nbd --uri="$(uri_of "$server")" --rw=randrw --bsrange=4k-1M --iodepth=8 \
       --size="$size_bytes" --time_based --runtime="$WARMUP" --output=/dev/null > /dev/null
-  nbdcopy "$(uri_of "$server")" null:
+  client nbdcopy "$(uri_of "$server")" null:
 done
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for rep in $(seq 1 "$REPS"); do
-  echo "nbd-bench: repetition $rep/$REPS" >&2
+  echo "nbd-bench: repetition $rep/$REPS (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
   for name in $WORKLOADS; do
     # rotate the order each repetition so that no server always runs first or last
     n=${#servers[@]}
@@ -163,34 +244,53 @@ for rep in $(seq 1 "$REPS"); do
   done
 done
 
+versions="nbdkit $(nbdkit --version | awk '{print $2}')"
+$have_trixie && versions="$versions, nbdkit-trixie $(chroot "$TRIXIE" nbdkit --version | awk '{print $2}')"
 echo
-echo "loopdev NBD benchmark: image $SIZE in /dev/shm, fio $(fio --version), $(nbdkit --version | head -1),"
-echo "nbdcopy $(nbdcopy --version | head -1 | awk '{print $2}'), JDK: $("$JAVA" -version 2>&1 | head -1)"
-echo "servers side by side, ${WARMUP}s warm-up each, workloads interleaved; fio: ioengine=nbd, unix socket, time_based runtime=${RUNTIME}s ramp 1s;"
-echo "median of $REPS repetitions (nbdcopy: of $COPIES runs each)"
+echo "loopdev NBD benchmark: image $SIZE in /dev/shm; $versions; clients ($CLIENTS): $(client fio --version),"
+echo "nbdcopy $(client nbdcopy --version | head -1 | awk '{print $2}'); JDK: $("$JAVA" -version 2>&1 | head -1)"
+echo "servers side by side, ${WARMUP}s warm-up each, workloads interleaved; fio: ioengine=nbd, unix socket, time_based runtime=${RUNTIME}s;"
+echo "median of $REPS repetitions (nbdcopy: of $COPIES runs each); load average before $load_before, after $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-"$PY" - "$results" "$SERVERS" <<'EOF'
+"$PY" - "$results" "$SERVERS" "$TICKS" <<'EOF'
 import statistics, sys
+ticks = float(sys.argv[3])
 rows = {}
 for line in open(sys.argv[1]):
-    server, name, mib, iops = line.split()
-    rows.setdefault(name, {}).setdefault(server, []).append((float(mib), float(iops)))
+    server, name, mib, iops, nbytes, cpu = line.split()
+    rows.setdefault(name, {}).setdefault(server, []).append(
+        (float(mib), float(iops), float(cpu) / ticks / (float(nbytes) / 2**30)))
 servers = sys.argv[2].split()
-peer = "nbdkit"
-loop = [s for s in servers if s != peer]
-def fig(name, vals):
-    mib = statistics.median(v[0] for v in vals)
-    iops = statistics.median(v[1] for v in vals)
-    return (iops, f"{iops/1000:8.1f}k IOPS") if "4k" in name else (mib, f"{mib:8.0f} MiB/s")
-head = f"{'workload':<20}" + "".join(f"{s:>22}" for s in servers)
-if peer in servers:
-    head += "".join(f"{s.replace('loopdev-', '') + '/nbdkit':>20}" for s in loop)
-print(head)
-print("-" * len(head))
-for name, by in rows.items():
-    figs = {s: fig(name, by[s]) for s in servers if s in by}
-    line = f"{name:<20}" + "".join(f"{figs[s][1]:>22}" for s in servers)
-    if peer in figs:
-        line += "".join(f"{figs[s][0] / figs[peer][0]:>20.2f}" for s in loop)
-    print(line)
+peers = [s for s in servers if s.startswith("nbdkit")]
+loop = [s for s in servers if s not in peers]
+short = lambda s: s.replace("loopdev-", "")
+def thr(name, v):
+    return v[1] if "4k" in name else v[0]
+def show(name, x):
+    return f"{x/1000:8.1f}k IOPS" if "4k" in name else f"{x:8.0f} MiB/s"
+
+w = max(16, max(len(s) for s in servers) + 2)
+
+def table(title, value, fmt):
+    print(title)
+    head = f"{'workload':<20}" + "".join(f"{s:>{w}}" for s in servers)
+    head += "".join(f"{short(l) + '/' + p:>26}" for p in peers for l in loop)
+    print(head)
+    print("-" * len(head))
+    for name, by in rows.items():
+        med = {s: statistics.median(value(name, v) for v in by[s]) for s in servers if s in by}
+        line = f"{name:<20}" + "".join(f"{fmt(name, med[s]):>{w}}" for s in servers if s in med)
+        for p in peers:
+            for l in loop:
+                if p in by and l in by:
+                    # per repetition: the ratio of the two figures taken within seconds of each other
+                    per = sorted(value(name, a) / value(name, b) for a, b in zip(by[l], by[p]))
+                    line += f"{med[l] / med[p]:.2f} ({per[0]:.2f}-{per[-1]:.2f})".rjust(26)
+        print(line)
+    print()
+
+table("Throughput (median; ratio loopdev/nbdkit of the medians, above 1: loopdev faster; "
+      "per-repetition range in brackets)", thr, show)
+table("Server CPU seconds per GiB moved (utime+stime; ratio below 1: loopdev spends less)",
+      lambda name, v: v[2], lambda name, x: f"{x:.3f} s")
 EOF

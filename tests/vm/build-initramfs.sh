@@ -12,7 +12,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 release=$(basename "$(ls -d "$root"/lib/modules/*/ | head -1)")
 kdir="$root/lib/modules/$release"
 # ext4 before nbd only because mkfs/mount need it; crc32c_generic is ext4's soft dependency (crypto-crc32c).
-wanted="virtio_pci virtio_net 9pnet_virtio 9p crc32c_generic ext4 nbd $*"
+# dm-crypt's ciphers are loaded up front because the guest cannot modprobe (its modules are not on the host's
+# root): xts and ecb for xts(aes) (aes_generic, cbc and sha256 are built in), essiv for cbc-essiv:sha256, aesni_intel
+# so that TCG runs AES-NI instead of table code, af_alg/algif_skcipher for cryptsetup's kernel cipher checks, and
+# loop for cryptsetup over a loop device on an image file.
+wanted="virtio_pci virtio_net 9pnet_virtio 9p crc32c_generic ext4 nbd loop dm_mod dm_crypt ecb xts essiv aesni_intel
+  af_alg algif_skcipher $*"
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

@@ -177,10 +177,10 @@ final class BackingFile implements AutoCloseable {
         try {
             return Posix.lseek(fd, pos, whence);
         } catch (LastErrorException e) {
-            if (e.getErrorCode() == Posix.ENXIO) {
+            if (e.getErrorCode() == Errno.ENXIO.code) {
                 return -1;
             }
-            if (Posix.isUnsupported(e.getErrorCode()) || e.getErrorCode() == Posix.EINVAL) {
+            if (Posix.isUnsupported(e.getErrorCode()) || e.getErrorCode() == Errno.EINVAL.code) {
                 return whence == Posix.SEEK_DATA ? pos : Long.MAX_VALUE;
             }
             throw error("seek", e.getErrorCode(), pos, 0);
@@ -225,9 +225,8 @@ final class BackingFile implements AutoCloseable {
     }
 
     private BlockDeviceException error(String what, int errno, long pos, long length) {
-        Errno e = errno == Posix.ENOSPC || errno == Posix.EDQUOT ? Errno.ENOSPC : Errno.EIO;
-        return new BlockDeviceException(e, path + ": cannot " + what + " [" + pos + ", +" + length + "): "
-                + Posix.strerror(errno));
+        return new BlockDeviceException(BlockDeviceException.ofOsError(errno), path + ": cannot " + what + " ["
+                + pos + ", +" + length + "): " + Posix.strerror(errno));
     }
 
     @Override

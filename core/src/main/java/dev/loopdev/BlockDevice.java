@@ -9,7 +9,8 @@ import java.nio.ByteBuffer;
  * frontends (NBD, FUSE) and the core; decorators stack on it the way nbdkit's filters stack on a plugin.
  *
  * <p>Offsets and lengths are in bytes. Implementations do not validate requests a second time beyond asserting:
- * frontends call {@link #checkRange} once, at the edge. All methods are safe to call from many threads at once;
+ * each frontend validates a request once, at its edge (range, flags, read-only), as nbdkit's
+ * {@code validate_request} does, in the terms of its protocol. All methods are safe to call from many threads at once;
  * overlapping writes never tear a 512-byte sector.
  */
 public interface BlockDevice extends Closeable {
@@ -80,12 +81,47 @@ public interface BlockDevice extends Closeable {
         return java.util.List.of(new Extent(offset, length, false, false));
     }
 
-    /** Validates a request once, at the edge: the range must lie within the device. */
-    default void checkRange(long offset, long length) throws BlockDeviceException {
-        if (offset < 0 || length < 0 || offset > size() || length > size() - offset) {
-            throw new BlockDeviceException(Errno.EINVAL,
-                    "request [" + offset + ", +" + length + ") is outside the device of " + size() + " bytes");
-        }
+    /**
+     * A range of the device lent in place for one request: slices of the backing file's mapping, in order, together
+     * exactly the range. They are valid until {@link #close}, which gives the range back; until then no request
+     * that overlaps it runs (a read lease shares its range with other reads). Must be closed on the thread that
+     * borrowed it.
+     */
+    interface Lent extends AutoCloseable {
+        ByteBuffer[] buffers();
+
+        @Override
+        void close();
+    }
+
+    /** A range lent for a WRITE's payload: the caller fills every buffer, then commits. */
+    interface LentForWrite extends Lent {
+        /**
+         * The buffers hold the payload: the range is written, as {@link #write} would have written it, and durable
+         * with {@code fua}. Closing without committing leaves the range holding whatever arrived, unacknowledged.
+         */
+        void commit(boolean fua) throws IOException;
+    }
+
+    /**
+     * Lends {@code [offset, offset + length)} so that a READ's reply can be sent straight from the file's pages
+     * (one copy, the kernel's, into the socket), held against writes until the lease is closed so that none tears
+     * what is being sent. Null, having done nothing, where the bytes are not in memory as they are to be read (a
+     * transform, positional I/O): the caller reads into a buffer of its own.
+     */
+    default Lent lendForRead(long offset, int length) throws IOException {
+        return null;
+    }
+
+    /**
+     * Lends {@code [offset, offset + length)} so that a WRITE's payload can be received straight into the file's
+     * pages: every page is reserved before this returns, so a full file system fails here with ENOSPC before a
+     * byte lands, and the range is held exclusively until the lease is closed. Null, having done nothing, where
+     * the device cannot take bytes in place: a transform never lets plaintext touch the file's pages, and
+     * positional I/O has no pages to lend.
+     */
+    default LentForWrite lendForWrite(long offset, int length) throws IOException {
+        return null;
     }
 
     default void checkWritable() throws BlockDeviceException {

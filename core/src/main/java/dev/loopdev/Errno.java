@@ -1,24 +1,50 @@
 package dev.loopdev;
 
 /**
- * The errors a block device can report. Each frontend maps these to its wire format in exactly one place
- * (the NBD error codes happen to be the Linux errno values; FUSE wants them negated).
+ * Linux errno values by name: the project's one table of them. A block device reports EPERM, EIO, ENOMEM, EINVAL,
+ * EROFS, ENOSPC, EOVERFLOW, ENOTSUP and ESHUTDOWN (see {@link BlockDeviceException}); each frontend maps those to
+ * its wire format in exactly one place (the NBD error codes happen to be the same numbers; FUSE wants them
+ * negated). The rest are what the system calls behind the core, the FUSE file system and the kernel's NBD client
+ * return or answer.
  */
 public enum Errno {
     EPERM(1),
+    ENOENT(2),
+    EINTR(4),
     EIO(5),
+    ENXIO(6),
     ENOMEM(12),
+    EACCES(13),
+    EBUSY(16),
+    ENODEV(19),
+    ENOTDIR(20),
+    EISDIR(21),
     EINVAL(22),
-    EROFS(30),
+    ENOTTY(25),
+    EFBIG(27),
     ENOSPC(28),
+    EROFS(30),
+    ENOSYS(38),
     EOVERFLOW(75),
+    /** Also EOPNOTSUPP: the same number on Linux. */
     ENOTSUP(95),
-    ESHUTDOWN(108);
+    ESHUTDOWN(108),
+    EDQUOT(122);
 
     /** The Linux errno value. */
     public final int code;
 
     Errno(int code) {
         this.code = code;
+    }
+
+    /** The name of a Linux errno value; null for one this table does not hold. */
+    public static Errno of(int code) {
+        for (Errno e : values()) {
+            if (e.code == code) {
+                return e;
+            }
+        }
+        return null;
     }
 }

@@ -47,6 +47,18 @@ public abstract class ForwardingBlockDevice implements BlockDevice {
         next.flush();
     }
 
+    /** Forwards: a decorator that changes or checks the bytes themselves must return null here instead. */
+    @Override
+    public Lent lendForRead(long offset, int length) throws IOException {
+        return next.lendForRead(offset, length);
+    }
+
+    /** Forwards: a decorator that changes or checks the bytes themselves must return null here instead. */
+    @Override
+    public LentForWrite lendForWrite(long offset, int length) throws IOException {
+        return next.lendForWrite(offset, length);
+    }
+
     @Override
     public void trim(long offset, long length, boolean fua) throws IOException {
         next.trim(offset, length, fua);

@@ -12,9 +12,11 @@ import java.util.logging.Logger;
  * {@code sizelimit}), read-only or not, seen through a {@link Transform}, written through one of two
  * {@link WritePath}s chosen at attach time.
  *
- * <p>Every request holds the range locks of what it touches (writes exclusively), so overlapping writes never
- * tear a sector. With a transform on, requests are widened to whole sectors of the transform (512 bytes, or a
- * LUKS2 image's sector size; read-modify-write under the lock) because a sector is the transform's unit.
+ * <p>Every request holds the range it touches (writes exclusively), so overlapping writes never tear a sector.
+ * Without a transform the mapped path also lends its pages in place ({@link #lendForRead}, {@link #lendForWrite}),
+ * the lease holding the range the same way. With a transform on, requests are widened to whole sectors of the
+ * transform (512 bytes, or a LUKS2 image's sector size; read-modify-write under the lock) because a sector is the
+ * transform's unit.
  */
 public final class LoopDevice implements BlockDevice {
     private static final Logger LOG = Logger.getLogger(LoopDevice.class.getName());
@@ -49,6 +51,11 @@ public final class LoopDevice implements BlockDevice {
 
     /** As {@link #open(LoopConfig)}, with the mapped path's page and window sizes chosen (tests use tiny ones). */
     static LoopDevice open(LoopConfig config, int pageSize, long windowBytes) throws IOException {
+        return open(config, pageSize, windowBytes, MappedPages.DEFAULT_BUDGET_BYTES);
+    }
+
+    /** ... and the bytes of windows the mapped path may map at once. */
+    static LoopDevice open(LoopConfig config, int pageSize, long windowBytes, long budgetBytes) throws IOException {
         Transform t = config.transform();
         if (!t.isIdentity() && config.offsetBytes() % t.sectorSize() != 0) {
             throw new BlockDeviceException(Errno.EINVAL, "with a transform the offset must be a multiple of "
@@ -68,7 +75,7 @@ public final class LoopDevice implements BlockDevice {
             // As loop counts its size in whole sectors, we count it in whole logical blocks, and in whole units
             // of the transform (dm-crypt's sector_size).
             size -= size % Math.max(config.blockSize(), t.sectorSize());
-            WritePath path = choosePath(config, file, size, pageSize, windowBytes);
+            WritePath path = choosePath(config, file, size, pageSize, windowBytes, budgetBytes);
             LOG.fine(config.file() + ": " + size + " bytes at offset " + config.offsetBytes() + ", "
                     + path.kind().name().toLowerCase() + " write path, transform " + t.name()
                     + (config.readOnly() || !file.writable ? ", read-only" : ""));
@@ -80,7 +87,7 @@ public final class LoopDevice implements BlockDevice {
     }
 
     private static WritePath choosePath(LoopConfig config, BackingFile file, long size, int pageSize,
-                                        long windowBytes) throws IOException {
+                                        long windowBytes, long budgetBytes) throws IOException {
         long end = config.offsetBytes() + size;
         switch (config.writePath()) {
             case POSITIONAL:
@@ -90,10 +97,10 @@ public final class LoopDevice implements BlockDevice {
                     throw new BlockDeviceException(Errno.ENOTSUP, config.file()
                             + " cannot be memory-mapped");
                 }
-                return new MappedPages(file, end, pageSize, windowBytes);
+                return new MappedPages(file, end, pageSize, windowBytes, budgetBytes);
             default:
                 if (size > 0 && MappedPages.canMap(file, config.offsetBytes(), end)) {
-                    return new MappedPages(file, end, pageSize, windowBytes);
+                    return new MappedPages(file, end, pageSize, windowBytes, budgetBytes);
                 }
                 LOG.info(config.file() + " cannot be memory-mapped: using positional writes");
                 return new PositionalWrites(file);
@@ -178,6 +185,53 @@ public final class LoopDevice implements BlockDevice {
         }
         if (fua) {
             withPath(p -> p.force(pos, n));
+        }
+    }
+
+    @Override
+    public Lent lendForRead(long devPos, int n) throws IOException {
+        return lend(devPos, n, false);
+    }
+
+    @Override
+    public LentForWrite lendForWrite(long devPos, int n) throws IOException {
+        assertOpenAndInRange(devPos, n);
+        checkWritable();
+        return lend(devPos, n, true);
+    }
+
+    /**
+     * Lends the mapped path's pages when the bytes in them are the bytes of the request (no transform); the lock
+     * is taken first and held by the lease. A mapping that cannot be made lends nothing: the caller's ordinary
+     * read or write then meets the failure and degrades the device. Nor does a range beyond the mapping budget,
+     * or a read of one not all backed by blocks ({@link MappedPages#lend}).
+     */
+    private LentPages lend(long devPos, int n, boolean forWrite) throws IOException {
+        assertOpenAndInRange(devPos, n);
+        if (!transform.isIdentity() || n == 0 || !(path instanceof MappedPages mapped)) {
+            return null;
+        }
+        long pos = offset + devPos;
+        RangeLocks.Held h = forWrite ? locks.write(pos, n) : locks.read(pos, n);
+        try {
+            ByteBuffer[] slices = mapped.lend(pos, n, forWrite);
+            if (slices == null) {
+                h.close();
+                return null;
+            }
+            return new LentPages(mapped, pos, n, slices, h, forWrite, () -> withPath(p -> p.force(pos, n)));
+        } catch (WritePath.MappingFailedException e) {
+            h.close();
+            return null;
+        } catch (BlockDeviceException e) {
+            h.close();
+            throw e;
+        } catch (IOException e) {
+            h.close();
+            throw new BlockDeviceException(BlockDeviceException.errnoOf(e), file.path + ": " + e.getMessage(), e);
+        } catch (RuntimeException | Error e) {
+            h.close();
+            throw e;
         }
     }
 

@@ -3,14 +3,12 @@ package dev.loopdev;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * Page-granular prepare/commit over memory-mapped pages, after the loop driver's {@code do_lo_send_aops}. The file
- * is mapped lazily in fixed {@link MappedWindow}s, and a write runs in three steps:
+ * is mapped lazily in fixed {@link MappedWindow}s, as many as the budget of {@link MappedWindows} allows, and a
+ * write runs in three steps:
  * <ol>
  *   <li><b>prepare</b> ({@link PagePreparation}): map the windows it touches, make sure every page's blocks exist,
  *       and make the pages present and writable, all before the first copy, so that the copy cannot fault;</li>
@@ -20,43 +18,44 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * Flushing is fdatasync of the file, each window's dirty range unmapped or msync'ed first (see
  * {@link MappedWindow#unmap}); FUA writes the request's range back with msync.
  *
+ * <p>Two kinds of range go {@linkplain PositionalWrites positionally} instead, through the same page cache: those
+ * of windows beyond the budget, and reads of pages not known to be backed by blocks. Reading a hole through a
+ * shared mapping makes the file system allocate it (tmpfs keeps a zeroed page for good, where {@code pread} of a
+ * hole allocates nothing), so a sparse image would fill up with what was only ever read.
+ *
  * <p>A mapping that cannot be made (ENODEV from a FUSE file with direct_io, say) fails before any transfer with
  * {@link WritePath.MappingFailedException}, and the device degrades to {@link PositionalWrites}.
  */
 final class MappedPages implements WritePath {
     static final int DEFAULT_PAGE_SIZE = 4096;
-    static final long DEFAULT_WINDOW_BYTES = 1L << 30;
+    static final long DEFAULT_WINDOW_BYTES = 64L << 20;
+    /** Mapped windows at most, per device: an image up to this size is mapped whole. */
+    static final long DEFAULT_BUDGET_BYTES = 1L << 30;
 
     private final BackingFile file;
-    private final long end;
     private final PageRanges windowRanges;
-    private final PageRanges pages;
     private final PagePreparation preparation;
-    private final AtomicReferenceArray<MappedWindow> windows;
-    private final AtomicBoolean canUnmap = new AtomicBoolean(true);
-
-    @FunctionalInterface
-    private interface WindowRangeConsumer {
-        void accept(MappedWindow w, int at, int len, long done) throws IOException;
-    }
+    private final MappedWindows windows;
+    private final PositionalWrites positional;
 
     /**
      * @param end         file position where the device ends; nothing past it is ever mapped, so mapping never
      *                    grows the file
      * @param pageSize    the unit of reservation (a multiple of 512)
      * @param windowBytes the unit of mapping (a multiple of the OS page size and of {@code pageSize})
+     * @param budgetBytes how many bytes of windows may be mapped at once
      */
-    MappedPages(BackingFile file, long end, int pageSize, long windowBytes) {
+    MappedPages(BackingFile file, long end, int pageSize, long windowBytes, long budgetBytes) {
         if (pageSize % Transform.SECTOR_SIZE != 0 || windowBytes % MappedWindow.OS_PAGE_SIZE != 0
                 || windowBytes % pageSize != 0 || windowBytes > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("page " + pageSize + ", window " + windowBytes);
         }
         this.file = file;
-        this.end = end;
         this.windowRanges = new PageRanges(windowBytes);
-        this.pages = new PageRanges(pageSize);
+        PageRanges pages = new PageRanges(pageSize);
         this.preparation = new PagePreparation(file, end, pages);
-        this.windows = new AtomicReferenceArray<>(windowRanges.pageCount(end));
+        this.windows = new MappedWindows(file, end, windowRanges, pages, preparation, budgetBytes);
+        this.positional = new PositionalWrites(file);
     }
 
     /** Whether the file can be mapped at all: auto mode's probe. */
@@ -67,15 +66,12 @@ final class MappedPages implements WritePath {
             return false;
         }
         try {
-            file.channel.map(mapMode(file), start, len);
+            file.channel.map(file.writable ? FileChannel.MapMode.READ_WRITE : FileChannel.MapMode.READ_ONLY,
+                    start, len);
             return true;
         } catch (IOException | UnsupportedOperationException e) {
             return false;
         }
-    }
-
-    private static FileChannel.MapMode mapMode(BackingFile file) {
-        return file.writable ? FileChannel.MapMode.READ_WRITE : FileChannel.MapMode.READ_ONLY;
     }
 
     @Override
@@ -83,52 +79,83 @@ final class MappedPages implements WritePath {
         return WritePathKind.MAPPED;
     }
 
-    /** Window {@code index}, mapped on first use. */
-    private MappedWindow window(int index) throws MappingFailedException {
-        MappedWindow w = windows.get(index);
-        if (w != null) {
-            return w;
-        }
-        synchronized (windows) {
-            w = windows.get(index);
-            if (w == null) {
-                long start = windowRanges.pageStart(index);
-                long len = Math.min(windowRanges.pageSize(), end - start);
-                MappedByteBuffer bytes;
-                try {
-                    bytes = file.channel.map(mapMode(file), start, len);
-                } catch (IOException | UnsupportedOperationException e) {
-                    throw new MappingFailedException(file.path + ": cannot map [" + start + ", +" + len + "): "
-                            + e.getMessage(), e);
-                }
-                w = new MappedWindow(file, start, bytes, pages.pageCount(len), canUnmap);
-                if (file.writable) {
-                    preparation.markAllocated(w);
-                }
-                windows.set(index, w);
-            }
-            return w;
-        }
-    }
-
-    /** Calls {@code f} for each window's part of {@code [pos, pos + length)}, mapping windows as needed. */
-    private void forEachWindow(long pos, long length, WindowRangeConsumer f) throws IOException {
-        windowRanges.forEach(pos, length, (index, at, len, done) -> f.accept(window(index), at, len, done));
-    }
-
     @Override
     public void write(ByteBuffer src, long pos, Transform t) throws IOException {
         int n = src.remaining();
+        if (n == 0) {
+            return;
+        }
         file.checkSpans(pos, n);
-        forEachWindow(pos, n, (w, at, len, done) -> preparation.prepare(w, at, len));
+        // Which windows are mapped is decided once, in the prepare pass: a window mapped by another request in
+        // between has not been prepared for this one.
+        int first = windowRanges.pageIndex(pos);
+        MappedWindow[] mapped = new MappedWindow[windowRanges.pageIndex(pos + n - 1) - first + 1];
+        windowRanges.forEach(pos, n, (index, at, len, done) -> {
+            MappedWindow w = windows.get(index);
+            if (w != null) {
+                preparation.prepare(w, at, len);
+            }
+            mapped[index - first] = w;
+        });
         try {
-            forEachWindow(pos, n, (w, at, len, done) -> {
-                transfer(src, w, at, len, pos + done, t);
-                w.commit(at, at + len);
+            windowRanges.forEach(pos, n, (index, at, len, done) -> {
+                MappedWindow w = mapped[index - first];
+                if (w == null) {
+                    int limit = src.limit();
+                    try {
+                        positional.write(src.limit(src.position() + len), pos + done, t);
+                    } finally {
+                        src.limit(limit);
+                    }
+                } else {
+                    transfer(src, w, at, len, pos + done, t);
+                    w.commit(at, at + len);
+                }
             });
         } catch (InternalError e) {
             throw faulted(pos, n, e);
         }
+    }
+
+    /**
+     * The mapping's slices of {@code [pos, pos + n)}, one per window it spans, for a caller that moves the bytes
+     * itself (a socket into the pages, the pages into a socket): read-only with every page brought in first, as
+     * {@link #read} brings them in, or, {@code forWrite}, writable with every page prepared first, as
+     * {@link #write} prepares them, so that no copy can fault. Null where the range is not all in mapped windows
+     * (the budget is spent) or, for a read, not all backed by blocks (a hole is read with {@code pread}, never
+     * through the mapping): the caller then reads or writes as usual. The caller holds the range, and after
+     * writing into the slices calls {@link #written}.
+     */
+    ByteBuffer[] lend(long pos, int n, boolean forWrite) throws IOException {
+        file.checkSpans(pos, n);
+        int first = windowRanges.pageIndex(pos);
+        MappedWindow[] mapped = new MappedWindow[windowRanges.pageIndex(pos + n - 1) - first + 1];
+        boolean[] whole = {true};
+        windowRanges.forEach(pos, n, (index, at, len, done) -> {
+            MappedWindow w = whole[0] ? windows.get(index) : null;
+            whole[0] = w != null && (forWrite || preparation.isReserved(w, at, len));
+            mapped[index - first] = w;
+        });
+        if (!whole[0]) {
+            return null;
+        }
+        ByteBuffer[] slices = new ByteBuffer[mapped.length];
+        windowRanges.forEach(pos, n, (index, at, len, done) -> {
+            MappedWindow w = mapped[index - first];
+            if (forWrite) {
+                preparation.prepare(w, at, len);
+            } else {
+                preparation.prepareRead(w, at, len);
+            }
+            ByteBuffer b = w.bytes.slice(at, len);
+            slices[index - first] = forWrite ? b : b.asReadOnlyBuffer();
+        });
+        return slices;
+    }
+
+    /** Bytes were stored into lent slices of {@code [pos, pos + n)}: the commit step, for {@link #flush}. */
+    void written(long pos, int n) throws IOException {
+        windowRanges.forEach(pos, n, (index, at, len, done) -> windows.peek(index).commit(at, at + len));
     }
 
     private static void transfer(ByteBuffer src, MappedWindow w, int at, int len, long pos, Transform t) {
@@ -147,16 +174,21 @@ final class MappedPages implements WritePath {
         int n = dst.remaining();
         file.checkSpans(pos, n);
         try {
-            forEachWindow(pos, n, (w, at, len, done) -> {
+            windowRanges.forEach(pos, n, (index, at, len, done) -> {
+                MappedWindow w = windows.get(index);
+                if (w == null || !preparation.isReserved(w, at, len)) {
+                    positional.read(dst.duplicate().limit(dst.position() + len), pos + done, t);
+                    dst.position(dst.position() + len);
+                    return;
+                }
+                preparation.prepareRead(w, at, len);
                 if (t.isIdentity()) {
                     dst.put(dst.position(), w.bytes, at, len);
-                    dst.position(dst.position() + len);
                 } else {
-                    ByteBuffer plain = dst.duplicate().limit(dst.position() + len);
-                    t.decode(w.bytes.duplicate().position(at).limit(at + len), plain,
-                            (pos + done) / Transform.SECTOR_SIZE);
-                    dst.position(plain.position());
+                    t.decode(w.bytes.duplicate().position(at).limit(at + len),
+                            dst.duplicate().limit(dst.position() + len), (pos + done) / Transform.SECTOR_SIZE);
                 }
+                dst.position(dst.position() + len);
             });
         } catch (InternalError e) {
             throw faulted(pos, n, e);
@@ -176,24 +208,31 @@ final class MappedPages implements WritePath {
         return new BlockDeviceException(Errno.EIO, file.path + " [" + pos + ", +" + length + "): " + why, e);
     }
 
+    /** FUA: msync of the range where it is mapped, fdatasync of the file if any of it is not. */
     @Override
     public void force(long pos, long length) throws IOException {
+        boolean[] unmapped = {false};
         try {
-            forEachWindow(pos, length, (w, at, len, done) -> w.writeBack(at, len));
+            windowRanges.forEach(pos, length, (index, at, len, done) -> {
+                MappedWindow w = windows.peek(index);
+                if (w == null) {
+                    unmapped[0] = true;
+                } else {
+                    w.writeBack(at, len);
+                }
+            });
         } catch (UncheckedIOException e) {
             throw e.getCause();
+        }
+        if (unmapped[0]) {
+            positional.force(pos, length);
         }
     }
 
     @Override
     public void flush() throws IOException {
         try {
-            for (int i = 0; i < windows.length(); i++) {
-                MappedWindow w = windows.get(i);
-                if (w != null) {
-                    w.forceDirty();
-                }
-            }
+            windows.forEach(MappedWindow::forceDirty);
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }
@@ -205,7 +244,7 @@ final class MappedPages implements WritePath {
         // A punched hole takes the blocks and, with the pages, their page-table entries. Windows never mapped
         // know nothing to forget.
         windowRanges.forEach(pos, length, (index, at, len, done) -> {
-            MappedWindow w = windows.get(index);
+            MappedWindow w = windows.peek(index);
             if (w != null) {
                 preparation.released(w, at, len);
             }

@@ -9,8 +9,8 @@ import java.util.logging.Logger;
 
 /**
  * One mapped window of the backing file: its bytes, what is known about its pages (which are reserved, that is
- * backed by blocks, and which were ever populated for writing; see {@link PagePreparation}), and the part of it
- * written since the last flush. Positions inside a window ({@code at}) count from its first byte.
+ * backed by blocks, which were ever populated for writing, and which for reading at least; see
+ * {@link PagePreparation}), and the part of it written since the last flush. Positions inside a window ({@code at}) count from its first byte.
  */
 final class MappedWindow {
     static final int OS_PAGE_SIZE = 4096;
@@ -22,6 +22,7 @@ final class MappedWindow {
     final Pointer address;
     final PageBits reserved;
     final PageBits populated;
+    final PageBits present;
     private final BackingFile file;
     private final AtomicBoolean canUnmap;
     private long dirtyFrom = Long.MAX_VALUE;
@@ -38,6 +39,7 @@ final class MappedWindow {
         this.address = Native.getDirectBufferPointer(bytes);
         this.reserved = new PageBits(pages);
         this.populated = new PageBits(pages);
+        this.present = new PageBits(pages);
         this.canUnmap = canUnmap;
     }
 

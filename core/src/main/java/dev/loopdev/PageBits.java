@@ -26,6 +26,11 @@ final class PageBits {
         return (words.get(page >>> 6) & (1L << page)) != 0;
     }
 
+    /** Whether every flag in {@code [first, last]} is set. */
+    boolean allSet(int first, int last) {
+        return next(first, last, false) > last;
+    }
+
     void set(int first, int last) {
         update(first, last, true);
     }

@@ -13,12 +13,15 @@ import java.nio.ByteBuffer;
  * Reads decode in place: the destination buffer is ours to fill.
  */
 final class PositionalWrites implements WritePath {
+    /** The largest request a bounce buffer is pooled for: NBD's largest payload. */
+    private static final int MAX_POOLED_BYTES = 32 << 20;
+
     private final BackingFile file;
-    private final ScratchBuffers scratch;
+    private final BufferPool scratch;
 
     PositionalWrites(BackingFile file) {
         this.file = file;
-        this.scratch = new ScratchBuffers();
+        this.scratch = new BufferPool(MAX_POOLED_BYTES);
     }
 
     @Override

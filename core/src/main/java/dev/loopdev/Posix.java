@@ -18,15 +18,8 @@ final class Posix {
     static final int SEEK_HOLE = 4;
 
     static final int MADV_DONTNEED = 4;
+    static final int MADV_POPULATE_READ = 22;
     static final int MADV_POPULATE_WRITE = 23;
-
-    static final int EINTR = 4;
-    static final int ENXIO = 6;
-    static final int EINVAL = 22;
-    static final int ENOSPC = 28;
-    static final int EDQUOT = 122;
-    static final int ENOSYS = 38;
-    static final int EOPNOTSUPP = 95;
 
     static {
         Native.register(Posix.class, "c");
@@ -49,6 +42,6 @@ final class Posix {
 
     /** True for the errno values that mean "this file system does not do that". */
     static boolean isUnsupported(int errno) {
-        return errno == EOPNOTSUPP || errno == ENOSYS;
+        return errno == Errno.ENOTSUP.code || errno == Errno.ENOSYS.code;
     }
 }

@@ -1,67 +1,44 @@
 package dev.loopdev;
 
-import java.util.concurrent.locks.Lock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
 
 /**
- * Keeps overlapping requests from interleaving inside a sector: a write holds the write lock of every lock unit it
- * touches, a read the read lock. Units are striped over a fixed array of locks, always taken in ascending stripe
- * order, the way loop and NTFS lock runs of pages in ascending index order, so two requests can never deadlock.
+ * Keeps overlapping requests from interleaving inside a sector: a write holds its byte range exclusively, a read
+ * shares its range with other reads. A request waits only for requests whose ranges overlap its own; nothing else
+ * can hold it up, which is what lets a request that waits on the network while it holds its range (a payload
+ * received straight into the file's pages, a reply sent straight from them) delay no one but the requests that
+ * would have had to wait for it on a disk too.
+ *
+ * <p>A request takes its whole range at once, so two requests can never deadlock. A request that conflicts with
+ * one already waiting queues behind it: conflicting requests are granted in arrival order, so a stream of reads
+ * cannot starve a write. One monitor guards the few ranges held at a time (a connection's requests in flight).
  */
 final class RangeLocks {
-    static final int UNIT_BYTES = 64 * 1024;
-    private static final int STRIPES = 4096;
+    private final ArrayList<Held> held = new ArrayList<>();
+    private final ArrayDeque<Held> waiting = new ArrayDeque<>();
 
-    private final ReentrantReadWriteLock[] stripes = new ReentrantReadWriteLock[STRIPES];
-
-    RangeLocks() {
-        for (int i = 0; i < STRIPES; i++) {
-            stripes[i] = new ReentrantReadWriteLock();
-        }
-    }
-
-    /** A held set of stripes; release it with {@link #close}. */
+    /** A held range; release it with {@link #close}. */
     final class Held implements AutoCloseable {
-        private final int lo;
-        private final int hi;
-        private final boolean wraps;
+        private final long from;
+        private final long to;
         private final boolean exclusive;
+        private boolean granted;
 
-        private Held(int lo, int hi, boolean wraps, boolean exclusive) {
-            this.lo = lo;
-            this.hi = hi;
-            this.wraps = wraps;
+        private Held(long from, long to, boolean exclusive) {
+            this.from = from;
+            this.to = to;
             this.exclusive = exclusive;
         }
 
-        private void forEachStripe(boolean lock) {
-            if (wraps) {
-                // [0, hi] then [lo, STRIPES): still ascending
-                for (int i = 0; i <= hi; i++) {
-                    apply(i, lock);
-                }
-                for (int i = lo; i < STRIPES; i++) {
-                    apply(i, lock);
-                }
-            } else {
-                for (int i = lo; i <= hi; i++) {
-                    apply(i, lock);
-                }
-            }
-        }
-
-        private void apply(int i, boolean lock) {
-            Lock l = exclusive ? stripes[i].writeLock() : stripes[i].readLock();
-            if (lock) {
-                l.lock();
-            } else {
-                l.unlock();
-            }
+        private boolean conflicts(Held o) {
+            return (exclusive || o.exclusive) && from < o.to && o.from < to;
         }
 
         @Override
         public void close() {
-            forEachStripe(false);
+            release(this);
         }
     }
 
@@ -74,17 +51,61 @@ final class RangeLocks {
     }
 
     private Held acquire(long pos, long length, boolean exclusive) {
-        long first = pos / UNIT_BYTES;
-        long last = (pos + Math.max(length, 1) - 1) / UNIT_BYTES;
-        Held h;
-        if (last - first + 1 >= STRIPES) {
-            h = new Held(0, STRIPES - 1, false, exclusive);
-        } else {
-            int lo = (int) (first % STRIPES);
-            int hi = (int) (last % STRIPES);
-            h = new Held(lo, hi, hi < lo, exclusive);
+        Held h = new Held(pos, pos + Math.max(length, 1), exclusive);
+        boolean interrupted = false;
+        synchronized (this) {
+            if (!conflictsWithAny(h, held) && !conflictsWithAny(h, waiting)) {
+                h.granted = true;
+                held.add(h);
+                return h;
+            }
+            waiting.add(h);
+            while (!h.granted) {
+                try {
+                    wait();
+                } catch (InterruptedException e) {
+                    interrupted = true; // a request is not abandoned half-locked: wait on, keep the interrupt
+                }
+            }
         }
-        h.forEachStripe(true);
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
         return h;
+    }
+
+    private synchronized void release(Held h) {
+        if (!held.remove(h)) {
+            throw new IllegalStateException("range [" + h.from + ", " + h.to + ") released twice");
+        }
+        if (waiting.isEmpty()) {
+            return;
+        }
+        // Grant, in arrival order, every waiter that overlaps nothing held and no earlier waiter.
+        boolean any = false;
+        ArrayList<Held> earlier = new ArrayList<>();
+        for (Iterator<Held> it = waiting.iterator(); it.hasNext(); ) {
+            Held w = it.next();
+            if (!conflictsWithAny(w, held) && !conflictsWithAny(w, earlier)) {
+                it.remove();
+                w.granted = true;
+                held.add(w);
+                any = true;
+            } else {
+                earlier.add(w);
+            }
+        }
+        if (any) {
+            notifyAll();
+        }
+    }
+
+    private static boolean conflictsWithAny(Held h, Iterable<Held> others) {
+        for (Held o : others) {
+            if (h.conflicts(o)) {
+                return true;
+            }
+        }
+        return false;
     }
 }

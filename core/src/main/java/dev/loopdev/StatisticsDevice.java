@@ -59,6 +59,36 @@ public final class StatisticsDevice extends ForwardingBlockDevice {
         count(Op.FLUSH, 0, next::flush);
     }
 
+    /** A lent range counts as the READ it serves; when nothing is lent the caller's read() counts instead. */
+    @Override
+    public Lent lendForRead(long offset, int length) throws IOException {
+        Lent[] out = new Lent[1];
+        countLent(Op.READ, length, () -> out[0] = next.lendForRead(offset, length), () -> out[0] != null);
+        return out[0];
+    }
+
+    /** As {@link #lendForRead}, for the WRITE whose payload the range receives. */
+    @Override
+    public LentForWrite lendForWrite(long offset, int length) throws IOException {
+        LentForWrite[] out = new LentForWrite[1];
+        countLent(Op.WRITE, length, () -> out[0] = next.lendForWrite(offset, length), () -> out[0] != null);
+        return out[0];
+    }
+
+    private void countLent(Op op, long n, Call call, java.util.function.BooleanSupplier lent) throws IOException {
+        try {
+            call.run();
+        } catch (IOException | RuntimeException e) {
+            requests[op.ordinal()].increment();
+            errors[op.ordinal()].increment();
+            throw e;
+        }
+        if (lent.getAsBoolean()) {
+            requests[op.ordinal()].increment();
+            bytes[op.ordinal()].add(n);
+        }
+    }
+
     @Override
     public void trim(long offset, long length, boolean fua) throws IOException {
         count(Op.TRIM, length, () -> next.trim(offset, length, fua));

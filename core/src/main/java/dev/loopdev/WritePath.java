@@ -8,8 +8,8 @@ import java.nio.ByteBuffer;
  * through the page cache with prepare/commit when the file system offered it, and through {@code ->write}
  * otherwise.
  *
- * <p>Callers ({@link LoopDevice}) hold the range locks, and with a non-identity transform pass whole 512-byte
- * sectors at sector-aligned positions.
+ * <p>Callers ({@link LoopDevice}) hold the range locks, and with a non-identity transform pass whole units of it
+ * ({@link Transform#sectorSize}) at positions aligned to them.
  */
 sealed interface WritePath permits MappedPages, PositionalWrites {
 

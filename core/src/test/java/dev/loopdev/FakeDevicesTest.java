@@ -46,4 +46,28 @@ class FakeDevicesTest {
         d.write(ByteBuffer.wrap(new byte[] {9}), 0, false);
         assertEquals(9, bytes[0]);
     }
+
+    @Test
+    void faultyDeviceFailsOnlyWhatTouchesItsBadRanges() throws Exception {
+        byte[] bytes = new byte[8192];
+        FaultyDevice d = new FaultyDevice(new MemoryDevice(bytes, false))
+                .failAt(FaultyDevice.Op.READ, 1024, 512, Errno.EIO)
+                .failAt(FaultyDevice.Op.WRITE, 4096, 1, Errno.ENOSPC);
+        d.read(ByteBuffer.allocate(1024), 0);
+        d.read(ByteBuffer.allocate(512), 1536);
+        assertEquals(Errno.EIO, assertThrows(BlockDeviceException.class,
+                () -> d.read(ByteBuffer.allocate(2), 1535)).errno());
+        assertEquals(Errno.EIO, assertThrows(BlockDeviceException.class,
+                () -> d.read(ByteBuffer.allocate(4096), 0)).errno());
+        d.write(ByteBuffer.wrap(new byte[] {7}), 4097, false);
+        d.write(ByteBuffer.wrap(new byte[] {7}), 4095, false);
+        assertEquals(Errno.ENOSPC, assertThrows(BlockDeviceException.class,
+                () -> d.write(ByteBuffer.wrap(new byte[] {5, 5}), 4095, false)).errno());
+        assertEquals(7, bytes[4095], "a failed write changed nothing");
+        assertEquals(0, bytes[4096]);
+        d.write(ByteBuffer.wrap(new byte[] {6}), 1024, false); // a bad stretch for reads is still writable
+        assertEquals(3, d.injected(FaultyDevice.Op.READ) + d.injected(FaultyDevice.Op.WRITE));
+        d.heal();
+        d.read(ByteBuffer.allocate(8192), 0);
+    }
 }

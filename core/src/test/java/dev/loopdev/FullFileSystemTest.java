@@ -26,23 +26,18 @@ import org.junit.jupiter.params.provider.EnumSource;
 class FullFileSystemTest {
     @TempDir
     Path dir;
+    private SmallTmpfs tmpfs;
     private Path mnt;
 
     @BeforeEach
     void mountSmallTmpfs() throws Exception {
-        mnt = Files.createDirectory(dir.resolve("small"));
-        run("mount", "-t", "tmpfs", "-o", "size=2m", "loopdev-test", mnt.toString());
+        tmpfs = new SmallTmpfs(dir);
+        mnt = tmpfs.dir;
     }
 
     @AfterEach
     void unmount() throws Exception {
-        run("umount", "-l", mnt.toString());
-    }
-
-    private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + " (this test needs root): " + out);
+        tmpfs.close();
     }
 
     @ParameterizedTest

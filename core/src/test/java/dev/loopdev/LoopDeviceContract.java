@@ -38,6 +38,8 @@ public abstract class LoopDeviceContract {
     /** Tiny pages and windows put many page and window boundaries inside small devices. */
     private static final int TINY_PAGE = 512;
     private static final long TINY_WINDOW = 8192;
+    /** Room for two tiny windows: most of a device is then read and written positionally, next to mapped pages. */
+    private static final long TINY_BUDGET = 2 * TINY_WINDOW;
 
     @TempDir
     Path dir;
@@ -53,15 +55,21 @@ public abstract class LoopDeviceContract {
     }
 
     /** One configuration of the matrix. */
-    public record Case(WritePathKind path, NamedTransform transform, int pageSize, long windowBytes) {
+    public record Case(WritePathKind path, NamedTransform transform, int pageSize, long windowBytes,
+                       long budgetBytes) {
+        Case(WritePathKind path, NamedTransform transform, int pageSize, long windowBytes) {
+            this(path, transform, pageSize, windowBytes, MappedPages.DEFAULT_BUDGET_BYTES);
+        }
+
         @Override
         public String toString() {
-            return path.name().toLowerCase() + "/" + transform + "/page" + pageSize;
+            return path.name().toLowerCase() + "/" + transform + "/page" + pageSize
+                    + (budgetBytes < MappedPages.DEFAULT_BUDGET_BYTES ? "/" + budgetBytes / windowBytes + "windows" : "");
         }
 
         LoopDevice open(LoopConfig config) throws IOException {
             return LoopDevice.open(config.withWritePath(path).withTransform(transform.factory().get()), pageSize,
-                    windowBytes);
+                    windowBytes, budgetBytes);
         }
     }
 
@@ -71,6 +79,9 @@ public abstract class LoopDeviceContract {
             for (NamedTransform t : transforms()) {
                 all.add(Arguments.of(new Case(p, t, TINY_PAGE, TINY_WINDOW)));
                 all.add(Arguments.of(new Case(p, t, MappedPages.DEFAULT_PAGE_SIZE, 64 * 1024)));
+                if (p == WritePathKind.MAPPED) {
+                    all.add(Arguments.of(new Case(p, t, TINY_PAGE, TINY_WINDOW, TINY_BUDGET)));
+                }
             }
         }
         return all.stream();

@@ -22,7 +22,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * One thread encrypting or decrypting requests through a sector transform, as a write or read of a device does.
  * Score: requests per second; times {@code requestBytes} gives bytes per second, to compare with
- * {@code openssl speed -evp aes-128-cbc -bytes 512} (one sector per openssl call).
+ * {@code openssl speed -evp aes-128-cbc -bytes 512} (one sector per openssl call), or with {@code -bytes 4096} for
+ * 4096-byte sectors.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -39,6 +40,10 @@ public class SectorTransformBenchmark {
     @Param({"512", "65536"})
     public int requestBytes;
 
+    /** The transform's unit (dm-crypt's sector_size): 512, or 4096 as LUKS2 images commonly use. */
+    @Param({"512"})
+    public int sectorSize;
+
     private Transform transform;
     private ByteBuffer plain;
     private ByteBuffer raw;
@@ -50,7 +55,7 @@ public class SectorTransformBenchmark {
         byte[] key = new byte[Integer.parseInt(specAndBits.substring(colon + 1)) / 8];
         Random rnd = new Random(1);
         rnd.nextBytes(key);
-        transform = Transforms.create(specAndBits.substring(0, colon), key);
+        transform = Transforms.create(specAndBits.substring(0, colon), key, 0, sectorSize);
         byte[] data = new byte[requestBytes];
         rnd.nextBytes(data);
         plain = ByteBuffer.wrap(data);

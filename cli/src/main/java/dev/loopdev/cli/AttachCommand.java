@@ -72,6 +72,9 @@ final class AttachCommand implements Callable<Integer> {
     @Mixin
     DeviceOptions options;
 
+    @Mixin
+    LogOptions log;
+
     @Spec
     CommandSpec spec;
 
@@ -98,8 +101,8 @@ final class AttachCommand implements Callable<Integer> {
     /** Runs this command again with --foreground in a new process, and returns when that one says it is ready. */
     private int startInBackground() throws Exception {
         List<String> cmd = new ArrayList<>(Relaunch.javaCommand());
-        List<String> args = spec.commandLine().getParseResult().originalArgs(); // the whole command line
-        cmd.addAll(args.subList(args.indexOf("attach"), args.size()));
+        cmd.add("attach");
+        cmd.addAll(Relaunch.ownArgs(spec));
         cmd.add("--foreground");
         cmd.add("--notify-ready");
         // A passphrase on standard input is for the server: it inherits ours (and a terminal prompt reaches the

@@ -1,9 +1,15 @@
 package dev.loopdev.cli;
 
 import dev.loopdev.nbd.NbdServer;
+import java.io.FileNotFoundException;
+import java.io.IOException;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
 
 /** Small helpers shared by the subcommands. */
 final class Cli {
@@ -11,65 +17,72 @@ final class Cli {
     }
 
     /**
-     * The NBD server's tuning: its defaults, save what {@code -Dloopdev.nbd.workers} and
-     * {@code -Dloopdev.nbd.inlineBytes} (in LOOPDEV_JAVA_OPTS) ask for, for experiments.
+     * The NBD server's tuning: its defaults, save what {@code -Dloopdev.nbd.workers},
+     * {@code -Dloopdev.nbd.inlineBytes}, {@code -Dloopdev.nbd.inPlace} and {@code -Dloopdev.nbd.stallMillis} (in
+     * LOOPDEV_JAVA_OPTS) ask for, for experiments and comparisons.
      */
     static NbdServer.Tuning tuning() {
         NbdServer.Tuning d = NbdServer.Tuning.defaults();
         return new NbdServer.Tuning(Integer.getInteger("loopdev.nbd.workers", d.workers()),
-                Integer.getInteger("loopdev.nbd.inlineBytes", d.inlineBytesMax()), d.inFlightBytesMax(),
-                d.inFlightRequestsMax(), d.connectionsMax(), d.handshakeMillis());
+                Integer.getInteger("loopdev.nbd.inlineBytes", d.maxInlineBytes()), d.maxInFlightBytes(),
+                d.maxInFlightRequests(), d.maxConnections(), d.handshakeMillis(), d.maxOptions(),
+                d.maxOptionBytes(),
+                Boolean.parseBoolean(System.getProperty("loopdev.nbd.inPlace", String.valueOf(d.inPlace()))),
+                Long.getLong("loopdev.nbd.stallMillis", d.stallMillis()));
     }
 
-    /** One line that says what went wrong, without a stack trace. */
+    /**
+     * One line that says what went wrong and, where there is one, which file: {@code PATH: reason}, in the words of
+     * strerror(3) as coreutils prints them. Never a stack trace.
+     */
     static String describe(Throwable e) {
-        if (e instanceof NoSuchFileException n) {
-            return n.getFile() + ": no such file";
+        if (e instanceof FileSystemException f && f.getFile() != null) {
+            String other = f.getOtherFile() == null ? "" : " -> " + f.getOtherFile();
+            return f.getFile() + other + ": " + reason(f);
         }
-        if (e instanceof AccessDeniedException a) {
-            return a.getFile() + ": permission denied";
+        if (e instanceof FileNotFoundException) {
+            // "PATH (reason)", as java.io words it
+            String m = String.valueOf(e.getMessage());
+            int open = m.lastIndexOf(" (");
+            return open > 0 && m.endsWith(")") ? m.substring(0, open) + ": " + m.substring(open + 2, m.length() - 1) : m;
         }
-        if (e instanceof FileAlreadyExistsException f) {
-            return f.getFile() + ": already exists";
-        }
-        if (e instanceof java.net.BindException b) {
-            return "cannot listen: " + b.getMessage();
+        if (e instanceof OutOfMemoryError) {
+            return "out of memory" + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")");
         }
         String m = e.getMessage();
-        return m == null ? e.toString() : m;
+        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
     }
 
-    /** Parses a size with an optional binary suffix: 512, 64K, 10M, 2G, 1T (also KiB, MB, ... and a trailing B). */
-    static long parseSize(String s) {
-        String t = s.trim().toUpperCase(java.util.Locale.ROOT);
-        if (t.endsWith("IB")) {
-            t = t.substring(0, t.length() - 2);
-        } else if (t.endsWith("B")) {
-            t = t.substring(0, t.length() - 1);
+    private static String reason(FileSystemException f) {
+        if (f.getReason() != null) {
+            return f.getReason();
         }
-        int shift = 0;
-        if (!t.isEmpty()) {
-            switch (t.charAt(t.length() - 1)) {
-                case 'K' -> shift = 10;
-                case 'M' -> shift = 20;
-                case 'G' -> shift = 30;
-                case 'T' -> shift = 40;
-                case 'P' -> shift = 50;
-                default -> shift = 0;
-            }
+        if (f instanceof NoSuchFileException) {
+            return "No such file or directory";
         }
-        if (shift != 0) {
-            t = t.substring(0, t.length() - 1);
+        if (f instanceof AccessDeniedException) {
+            return "Permission denied";
         }
-        long v;
-        try {
-            v = Long.parseLong(t);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("not a size: '" + s + "' (use a number with an optional K, M, G or T)");
+        if (f instanceof FileAlreadyExistsException) {
+            return "File exists";
         }
-        if (v < 0 || (shift > 0 && v > (Long.MAX_VALUE >> shift))) {
-            throw new IllegalArgumentException("not a size: '" + s + "'");
+        if (f instanceof NotDirectoryException) {
+            return "Not a directory";
         }
-        return v << shift;
+        if (f instanceof DirectoryNotEmptyException) {
+            return "Directory not empty";
+        }
+        return f.getClass().getSimpleName();
+    }
+
+    /** {@code e} as an exception about {@code path}, unless its message already names it. */
+    static IOException about(Path path, IOException e) {
+        String m = describe(e);
+        if (m.contains(path.toString())) {
+            return e;
+        }
+        IOException named = new FileSystemException(path.toString(), null, m);
+        named.initCause(e);
+        return named;
     }
 }

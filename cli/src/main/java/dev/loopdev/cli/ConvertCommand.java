@@ -9,13 +9,17 @@ import dev.loopdev.luks.LuksFormat;
 import dev.loopdev.luks.LuksImage;
 import dev.loopdev.luks.LuksInPlace;
 import dev.loopdev.luks.VolumeKey;
+import dev.loopdev.transforms.ConversionJournal;
 import dev.loopdev.transforms.DeviceCopy;
 import dev.loopdev.transforms.ImageConverter;
 import dev.loopdev.transforms.PlainModeKeys;
 import dev.loopdev.transforms.PlainTransform;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
@@ -45,7 +49,7 @@ abstract class ConvertCommand implements Callable<Integer> {
     boolean inPlace;
 
     @Option(names = "--offset", paramLabel = "N", defaultValue = "0",
-            description = "Where the encrypted area starts (a multiple of 512; suffixes K, M, G); bytes before it "
+            description = "Where the encrypted area starts (a multiple of 512; suffixes as for sizes); bytes before it "
                     + "are kept as they are. Headerless transforms only.")
     String offset;
 
@@ -60,17 +64,26 @@ abstract class ConvertCommand implements Callable<Integer> {
     @Mixin
     LuksFormatOptions luksFormat = new LuksFormatOptions();
 
+    @Mixin
+    LogOptions log;
+
     abstract boolean encrypt();
 
     @Override
     public Integer call() throws Exception {
-        Logs.configure(false);
         if (inPlace == (dst != null)) {
             throw new IllegalArgumentException(inPlace ? "--in-place takes no DST" : "give DST, or --in-place");
         }
+        long off = Sizes.parse("--offset", offset);
+        if (!Files.isRegularFile(src)) {
+            Images.check(src); // says what it is instead
+        }
+        if (dst != null) {
+            checkTarget(dst);
+        }
         int luks = luksVersion();
         if (luks > 0) {
-            if (Cli.parseSize(offset) != 0 || transform.ivOffset != 0) {
+            if (off != 0 || transform.ivOffset != 0) {
                 throw new IllegalArgumentException("--offset and --iv-offset come from the LUKS header");
             }
             if (inPlace) {
@@ -86,18 +99,40 @@ abstract class ConvertCommand implements Callable<Integer> {
         if (request.spec(PlainModeKeys.DEFAULT_CIPHER).equals("none")) {
             throw new IllegalArgumentException("--transform none has nothing to convert");
         }
-        long off = Cli.parseSize(offset);
         String what = encrypt() ? "encrypting" : "decrypting";
         try (Transform t = request.create(PlainModeKeys.DEFAULT_CIPHER, off, encrypt());
              ProgressReport progress = new ProgressReport(System.err, what + " " + src.getFileName())) {
             ImageConverter c = new ImageConverter(t, encrypt(), off, progress);
             if (inPlace) {
-                c.inPlace(src, request.describe(PlainModeKeys.DEFAULT_CIPHER));
+                inPlace(c, request.describe(PlainModeKeys.DEFAULT_CIPHER));
             } else {
                 c.copy(src, dst);
             }
         }
         return 0;
+    }
+
+    private void inPlace(ImageConverter c, String params) throws IOException {
+        try {
+            c.inPlace(src, params);
+        } catch (IOException e) {
+            if (ConversionJournal.unfinished(src) == null) {
+                throw e;
+            }
+            throw new IOException(Cli.describe(e) + "; the conversion is interrupted, " + src + " part converted: "
+                    + "run the same command again, with the same key, to finish it", e);
+        }
+    }
+
+    /** DST must be new, in a directory that exists: said before a key is asked for. */
+    private static void checkTarget(Path dst) throws IOException {
+        if (Files.exists(dst, LinkOption.NOFOLLOW_LINKS)) {
+            throw new FileAlreadyExistsException(dst.toString());
+        }
+        Path dir = dst.toAbsolutePath().getParent();
+        if (!Files.isDirectory(dir)) {
+            throw new NoSuchFileException(dst.toString(), null, "No such directory: " + dir);
+        }
     }
 
     /** 1 or 2 for a LUKS conversion, 0 for a headerless one. */

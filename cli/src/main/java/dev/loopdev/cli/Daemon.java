@@ -47,22 +47,32 @@ final class Daemon {
 
     /** Points descriptors 1 and 2 (System.out, System.err, and so java.util.logging) at {@code log}. */
     static void redirectOutput(Path log) throws IOException {
+        redirect(log, 1, 2);
+    }
+
+    /** Points descriptor 1 (System.out) at /dev/null: what a parent waited for there has been said. */
+    static void stdoutToNull() throws IOException {
+        redirect(Path.of("/dev/null"), 1);
+    }
+
+    private static void redirect(Path to, int... fds) throws IOException {
         int fd;
         try {
-            fd = Libc.open(log.toString(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+            fd = Libc.open(to.toString(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         } catch (LastErrorException e) {
-            throw new IOException(log + ": " + Libc.strerror(e.getErrorCode()));
+            throw new IOException(to + ": " + Libc.strerror(e.getErrorCode()));
         }
         try {
-            Libc.dup2(fd, 1);
-            Libc.dup2(fd, 2);
+            for (int target : fds) {
+                Libc.dup2(fd, target);
+            }
         } catch (LastErrorException e) {
             throw new IOException("dup2: " + Libc.strerror(e.getErrorCode()));
         } finally {
             try {
                 Libc.close(fd);
             } catch (LastErrorException ignored) {
-                // descriptors 1 and 2 hold the file now; this one is surplus either way
+                // the descriptors hold the file now; this one is surplus either way
             }
         }
     }

@@ -6,6 +6,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 /**
@@ -21,6 +22,9 @@ final class DetachCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "/dev/nbdN", description = "The device to detach.")
     String device;
+
+    @Mixin
+    LogOptions log;
 
     @Override
     public Integer call() throws Exception {

@@ -8,25 +8,33 @@ import dev.loopdev.Transform;
 import dev.loopdev.WritePathKind;
 import dev.loopdev.luks.LuksDevices;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.util.Locale;
+import java.util.logging.Logger;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The options every command that opens a device shares, as losetup's and cryptsetup open's. */
 final class DeviceOptions {
-    @Option(names = "--read-only", description = "Refuse writes (automatic when the file is not writable).")
+    private static final Logger LOG = Logger.getLogger(DeviceOptions.class.getName());
+
+    @Option(names = {"-r", "--read-only"}, description = "Refuse writes (automatic when the file is not writable).")
     boolean readOnly;
 
-    @Option(names = "--offset", paramLabel = "N", defaultValue = "0",
-            description = "Byte offset of the device in the file (suffixes K, M, G).")
+    @Option(names = {"-o", "--offset"}, paramLabel = "SIZE", defaultValue = "0",
+            description = "Where the device starts in the file, in bytes (suffixes as for sizes: K, M, G, ...).")
     String offset;
 
-    @Option(names = "--size-limit", paramLabel = "N", defaultValue = "0",
-            description = "Size of the device at most; 0 means up to the end of the file (or of the LUKS segment).")
+    @Option(names = {"--size-limit", "--sizelimit"}, paramLabel = "SIZE", defaultValue = "0",
+            description = "Size of the device at most (losetup's --sizelimit); 0: up to the end of the file (or of "
+                    + "the LUKS segment).")
     String sizeLimit;
 
-    @Option(names = "--block-size", paramLabel = "N", defaultValue = "512",
-            description = "Logical block size: 512, 1024, 2048 or 4096 (at least a LUKS image's sector size).")
+    @Option(names = {"-b", "--block-size"}, paramLabel = "512|1024|2048|4096", defaultValue = "512",
+            description = "Logical block size (losetup's --sector-size; at least a LUKS image's sector size). The "
+                    + "device's size is a whole number of blocks; bytes beyond the last whole block are left out, "
+                    + "and the log says so.")
     int blockSize;
 
     @Option(names = "--write-path", paramLabel = "auto|mapped|positional", defaultValue = "auto",
@@ -40,20 +48,31 @@ final class DeviceOptions {
     @Mixin
     LuksOptions luks = new LuksOptions();
 
+    /** Whether the plain-mode warning was given: once per process, however many devices. */
+    private static boolean warnedNoHeader;
+
+    /** Checks the options that need no file, so that a mistake is reported before anything is created. */
+    void check() {
+        offsetBytes();
+        sizeLimitBytes();
+        writePathKind();
+        if (blockSize < 512 || blockSize > 4096 || Integer.bitCount(blockSize) != 1) {
+            throw new IllegalArgumentException("--block-size: must be 512, 1024, 2048 or 4096, not " + blockSize);
+        }
+    }
+
     /**
      * Opens the device the options describe over {@code image}: a LUKS image's data segment (the header found by
      * itself, or --header), unlocked with the passphrase, or the window and plain transform of the options.
      */
     LoopDevice open(Path image) throws IOException {
-        long off = Cli.parseSize(offset);
-        long limit = Cli.parseSize(sizeLimit);
-        WritePathKind kind;
-        try {
-            kind = WritePathKind.parse(writePath);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--write-path must be auto, mapped or positional, not '" + writePath + "'");
-        }
+        check();
+        Images.check(image);
+        long off = offsetBytes();
+        long limit = sizeLimitBytes();
+        WritePathKind kind = writePathKind();
         LoopConfig config;
+        boolean plainMode = false;
         LuksDevices.checkNoConversionUnderway(image);
         if (LuksDevices.isLuks(luks.mode(), image, luks.header)) {
             String plain = off != 0 ? "--offset" : transform.plainOptionGiven();
@@ -73,20 +92,73 @@ final class DeviceOptions {
             }
             Transform t = transform.request().create("none", off, false);
             config = new LoopConfig(image, off, limit, readOnly, blockSize, kind, t);
+            plainMode = !t.isIdentity();
         }
         config = config.withReadOnly(readOnly).withWritePath(kind);
+        LoopDevice dev;
         try {
-            return LoopDevice.open(config);
+            dev = LoopDevice.open(config);
         } catch (BlockDeviceException e) {
             config.transform().close();
             if (kind == WritePathKind.MAPPED && e.errno() == Errno.ENOTSUP) {
                 throw new BlockDeviceException(e.errno(), image + " cannot be memory-mapped; use --write-path "
                         + "positional or auto", e);
             }
-            throw e;
-        } catch (IOException | RuntimeException e) {
+            throw Cli.about(image, e);
+        } catch (IOException e) {
+            config.transform().close();
+            throw Cli.about(image, e);
+        } catch (RuntimeException e) {
             config.transform().close();
             throw e;
+        }
+        if (plainMode && !warnedNoHeader) {
+            warnedNoHeader = true;
+            LOG.warning(config.transform().name() + " keeps no header, so a wrong key cannot be detected: the "
+                    + "device then reads as garbage (check what you see before writing)");
+        }
+        reportRounding(dev);
+        return dev;
+    }
+
+    /** How the device is described in the log: size, write path, transform, read-only. */
+    static String describe(LoopDevice dev) {
+        return Sizes.show(dev.size()) + ", " + dev.writePath().name().toLowerCase(Locale.ROOT) + " write path"
+                + (dev.config().transform().isIdentity() ? "" : ", transform " + dev.config().transform().name())
+                + (dev.isReadOnly() ? ", read-only" : "");
+    }
+
+    /** A device a little smaller than asked for says so: the bytes past the last whole block are left out. */
+    private static void reportRounding(LoopDevice dev) throws IOException {
+        LoopConfig c = dev.config();
+        long fileBytes;
+        try (FileChannel ch = FileChannel.open(c.file())) {
+            fileBytes = ch.size(); // a block device's size too, unlike Files.size
+        }
+        long available = fileBytes - c.offsetBytes();
+        long asked = c.sizeLimitBytes() > 0 ? Math.min(c.sizeLimitBytes(), available) : available;
+        if (dev.size() < asked) {
+            LOG.warning(c.file() + ": " + asked + " bytes" + (c.sizeLimitBytes() > 0 && c.sizeLimitBytes() <= available
+                    ? " (--size-limit)" : "") + " rounded down to " + dev.size() + ", a whole number of "
+                    + dev.blockSize() + "-byte blocks; the last " + (asked - dev.size())
+                    + " bytes are not part of the device");
+        }
+    }
+
+    private long offsetBytes() {
+        return Sizes.parse("--offset", offset);
+    }
+
+    private long sizeLimitBytes() {
+        return Sizes.parse("--size-limit", sizeLimit);
+    }
+
+    private WritePathKind writePathKind() {
+        try {
+            return WritePathKind.parse(writePath);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--write-path: must be auto, mapped or positional, not '" + writePath
+                    + "'");
         }
     }
 }

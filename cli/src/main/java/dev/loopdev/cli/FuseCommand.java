@@ -5,13 +5,14 @@ import dev.loopdev.fuse.FuseMount;
 import dev.loopdev.fuse.FuseOptions;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code loopdev fuse IMAGE MOUNTPOINT}: the device as one file in a FUSE mount, {@code MOUNTPOINT/disk}, which
@@ -47,8 +48,21 @@ final class FuseCommand implements Callable<Integer> {
     @Mixin
     DeviceOptions device;
 
+    @Mixin
+    Readiness ready = new Readiness();
+
+    @Mixin
+    LogOptions log;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        return ready.run(spec, device, this::mountAndServe);
+    }
+
+    private int mountAndServe() throws Exception {
         FuseOptions options = FuseOptions.defaults().withFileName(name).withDirectIo(!pageCache)
                 .withSingleThreaded(singleThreaded).withDebug(fuseDebug);
         FuseMount.checkMountPoint(mountpoint);
@@ -57,22 +71,22 @@ final class FuseCommand implements Callable<Integer> {
             FuseMount mount = FuseMount.mount(dev, mountpoint, options);
             // The device is closed (flushed) only after the unmount is complete: until then the kernel may still
             // send requests. A signal unmounts; so does fusermount -u from outside; either way the loop ends.
-            Thread onSignal = new Thread(() -> unmountOn(shutdown, mount), "loopdev-fuse-signals");
+            Thread onSignal = new Thread(() -> unmountOn(shutdown, mount, ready), "loopdev-fuse-signals");
             onSignal.setDaemon(true);
             onSignal.start();
-            System.out.println("loopdev: " + image + " attached as " + mount.file() + " (" + dev.size()
-                    + " bytes, " + dev.writePath().name().toLowerCase(Locale.ROOT) + " write path"
-                    + (dev.isReadOnly() ? ", read-only" : "") + "); stop with Ctrl-C or fusermount -u " + mountpoint);
-            System.out.flush();
+            ready.ready("loopdev: " + image + " attached as " + mount.file() + " (" + DeviceOptions.describe(dev)
+                    + "); stop with " + (ready.forked ? "" : "Ctrl-C or ") + "fusermount -u " + mountpoint);
             int status = mount.awaitUnmount();
+            ready.stopping();
             mount.close();
             return status == 0 ? 0 : 1;
         }
     }
 
-    private static void unmountOn(Shutdown shutdown, FuseMount mount) {
+    private static void unmountOn(Shutdown shutdown, FuseMount mount, Readiness ready) {
         try {
             String why = shutdown.await();
+            ready.stopping();
             LOG.info(why + ": unmounting " + mount.mountPoint());
             mount.close();
         } catch (InterruptedException e) {

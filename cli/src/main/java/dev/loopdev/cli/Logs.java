@@ -1,52 +1,83 @@
 package dev.loopdev.cli;
 
-import java.time.LocalTime;
-import java.time.format.DateTimeFormatter;
-import java.util.logging.ConsoleHandler;
-import java.util.logging.Formatter;
+import java.io.PrintStream;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
-/** java.util.logging for the command line: one line per record, on stderr (stdout carries only results). */
+/**
+ * java.util.logging for the command line, in one format whatever logs: {@code loopdev: message}, with
+ * {@code warning:}, {@code error:} or {@code debug:} before the message when it is not plain information, as
+ * nbdkit and qemu-nbd log. Records go to stderr; stdout carries only results (a URI, a device name).
+ */
 final class Logs {
+    static final String PROGRAM = "loopdev";
+
     /** Held so the level set on it survives: the LogManager keeps loggers only weakly. */
     private static final Logger PRODUCT = Logger.getLogger("dev.loopdev");
 
     private Logs() {
     }
 
-    static void configure(boolean verbose) {
+    /** Replaces the JDK's two-line console format with ours, at INFO until {@link #level} says otherwise. */
+    static void configure() {
         Logger root = Logger.getLogger("");
         for (Handler h : root.getHandlers()) {
             root.removeHandler(h);
         }
-        ConsoleHandler h = new ConsoleHandler();
-        h.setFormatter(new OneLine());
-        h.setLevel(Level.ALL);
-        root.addHandler(h);
-        root.setLevel(Level.WARNING);
-        PRODUCT.setLevel(verbose ? Level.FINE : Level.INFO);
+        root.addHandler(new StderrHandler());
+        root.setLevel(Level.WARNING); // libraries: warnings only
+        PRODUCT.setLevel(Level.INFO);
     }
 
-    /** {@code 12:34:56.789 INFO NbdServer: message[: exception]}. */
-    static final class OneLine extends Formatter {
-        private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
+    /** How much of our own logging shows: FINE with -v, WARNING with -q. */
+    static void level(Level level) {
+        PRODUCT.setLevel(level);
+    }
+
+    /** One record as one line. */
+    static String format(LogRecord r) {
+        StringBuilder b = new StringBuilder(128).append(PROGRAM).append(": ");
+        int level = r.getLevel().intValue();
+        if (level >= Level.SEVERE.intValue()) {
+            b.append("error: ");
+        } else if (level >= Level.WARNING.intValue()) {
+            b.append("warning: ");
+        } else if (level < Level.INFO.intValue()) {
+            b.append("debug: ");
+        }
+        b.append(r.getMessage());
+        if (r.getThrown() != null) {
+            b.append(": ").append(Cli.describe(r.getThrown()));
+        }
+        return b.toString().replace('\n', ' ').stripTrailing();
+    }
+
+    /** Writes to whatever System.err is at the time (a daemon points it at a log file after start-up). */
+    private static final class StderrHandler extends Handler {
+        StderrHandler() {
+            setLevel(Level.ALL);
+        }
 
         @Override
-        public String format(LogRecord r) {
-            String logger = r.getLoggerName() == null ? "" : r.getLoggerName();
-            StringBuilder b = new StringBuilder(128)
-                    .append(LocalTime.ofInstant(r.getInstant(), java.time.ZoneId.systemDefault()).format(TIME))
-                    .append(' ').append(r.getLevel().getName()).append(' ')
-                    .append(logger.substring(logger.lastIndexOf('.') + 1)).append(": ")
-                    .append(formatMessage(r));
-            if (r.getThrown() != null) {
-                b.append(": ").append(r.getThrown());
+        public void publish(LogRecord r) {
+            if (!isLoggable(r)) {
+                return;
             }
-            return b.append(System.lineSeparator()).toString().replace('\n', ' ').stripTrailing()
-                    + System.lineSeparator();
+            PrintStream err = System.err;
+            err.println(format(r));
+            err.flush();
+        }
+
+        @Override
+        public void flush() {
+            System.err.flush();
+        }
+
+        @Override
+        public void close() {
+            flush();
         }
     }
 }

@@ -33,6 +33,9 @@ import picocli.CommandLine.Parameters;
 final class LuksCommand {
     private static final Logger LOG = Logger.getLogger(LuksCommand.class.getName());
 
+    @Mixin
+    LogOptions log;
+
     private LuksCommand() {
     }
 
@@ -83,6 +86,9 @@ final class LuksCommand {
                     + "terminal it asks instead."})
     static final class Format implements Callable<Integer> {
         @Mixin
+        LogOptions log;
+
+        @Mixin
         Target target = new Target();
 
         @Option(names = "--type", paramLabel = "luks2|luks1", defaultValue = "luks2", description = "LUKS version.")
@@ -117,7 +123,6 @@ final class LuksCommand {
 
         @Override
         public Integer call() throws Exception {
-            Logs.configure(false);
             int version = Versions.parse(type);
             int bits = keyBits != null ? keyBits : cipher.contains("-xts-") ? 512 : 256;
             LuksFormat.Options o = new LuksFormat.Options(version, cipher, bits, format.sectorSize,
@@ -148,6 +153,9 @@ final class LuksCommand {
                     + "--dump-volume-key with a passphrase and --volume-key-file.")
     static final class Dump implements Callable<Integer> {
         @Mixin
+        LogOptions log;
+
+        @Mixin
         Target target = new Target();
 
         @Option(names = {"--json", "--dump-json-metadata"}, description = "The LUKS2 JSON metadata (LUKS1: the "
@@ -169,7 +177,6 @@ final class LuksCommand {
 
         @Override
         public Integer call() throws Exception {
-            Logs.configure(false);
             if (dumpVolumeKey != (volumeKeyFile != null)) {
                 throw new IllegalArgumentException("--dump-volume-key writes the key only to a --volume-key-file");
             }
@@ -194,6 +201,9 @@ final class LuksCommand {
     @Command(name = "add-key", mixinStandardHelpOptions = true,
             description = "Add a keyslot (luksAddKey): unlocked with an existing passphrase, protected by a new one.")
     static final class AddKey implements Callable<Integer> {
+        @Mixin
+        LogOptions log;
+
         @Mixin
         Target target = new Target();
 
@@ -221,7 +231,6 @@ final class LuksCommand {
 
         @Override
         public Integer call() throws Exception {
-            Logs.configure(false);
             try (LuksImage img = target.open(true)) {
                 byte[] pass = passphrase(key.source(), "Enter any existing passphrase: ", false);
                 try (VolumeKey vk = img.unlock(pass, -1)) {
@@ -244,6 +253,9 @@ final class LuksCommand {
             description = "Remove the keyslot a passphrase opens (luksRemoveKey).")
     static final class RemoveKey implements Callable<Integer> {
         @Mixin
+        LogOptions log;
+
+        @Mixin
         Target target = new Target();
 
         @Option(names = {"--force", "--batch", "--batch-mode"},
@@ -255,7 +267,6 @@ final class LuksCommand {
 
         @Override
         public Integer call() throws Exception {
-            Logs.configure(false);
             try (LuksImage img = target.open(true)) {
                 byte[] pass = passphrase(key.source(), "Enter passphrase to be deleted: ", false);
                 try {
@@ -273,6 +284,9 @@ final class LuksCommand {
             description = "Change a passphrase (luksChangeKey); the new key material is written before the old is "
                     + "removed, so a crash leaves the old or the new passphrase working.")
     static final class ChangeKey implements Callable<Integer> {
+        @Mixin
+        LogOptions log;
+
         @Mixin
         Target target = new Target();
 
@@ -299,7 +313,6 @@ final class LuksCommand {
 
         @Override
         public Integer call() throws Exception {
-            Logs.configure(false);
             try (LuksImage img = target.open(true)) {
                 byte[] old = passphrase(key.source(), "Enter passphrase to be changed: ", false);
                 byte[] changed = null;
@@ -322,6 +335,9 @@ final class LuksCommand {
             description = "Remove keyslot N (luksKillSlot): its key material is overwritten first.")
     static final class KillSlot implements Callable<Integer> {
         @Mixin
+        LogOptions log;
+
+        @Mixin
         Target target = new Target();
 
         @Parameters(index = "1", paramLabel = "N", description = "The keyslot.")
@@ -333,7 +349,6 @@ final class LuksCommand {
 
         @Override
         public Integer call() throws Exception {
-            Logs.configure(false);
             try (LuksImage img = target.open(true)) {
                 img.killSlot(slot, force);
                 LOG.info(target.headerFile() + ": keyslot " + slot + " removed");
@@ -346,6 +361,9 @@ final class LuksCommand {
             description = "Exit 0 if the passphrase opens a keyslot (cryptsetup open --test-passphrase).")
     static final class TestPassphrase implements Callable<Integer> {
         @Mixin
+        LogOptions log;
+
+        @Mixin
         Target target = new Target();
 
         @Option(names = "--key-slot", paramLabel = "N", defaultValue = "-1", description = "Try only this keyslot.")
@@ -356,7 +374,6 @@ final class LuksCommand {
 
         @Override
         public Integer call() throws Exception {
-            Logs.configure(false);
             try (LuksImage img = target.open(false)) {
                 byte[] pass = passphrase(key.source(), "Enter passphrase for " + target.image + ": ", false);
                 try (VolumeKey vk = img.unlock(pass, slot)) {
@@ -373,6 +390,9 @@ final class LuksCommand {
             description = "Save the header and its keyslot areas to a file (luksHeaderBackup).")
     static final class HeaderBackup implements Callable<Integer> {
         @Mixin
+        LogOptions log;
+
+        @Mixin
         Target target = new Target();
 
         @Option(names = {"--file", "--header-backup-file"}, paramLabel = "FILE", required = true,
@@ -381,7 +401,6 @@ final class LuksCommand {
 
         @Override
         public Integer call() throws Exception {
-            Logs.configure(false);
             try (LuksImage img = target.open(false)) {
                 writeSecret(file, img.headerBytes());
                 LOG.info(target.headerFile() + ": header saved to " + file);
@@ -393,6 +412,9 @@ final class LuksCommand {
     @Command(name = "header-restore", mixinStandardHelpOptions = true,
             description = "Put a saved header back (luksHeaderRestore); the keyslots of the header it replaces are lost.")
     static final class HeaderRestore implements Callable<Integer> {
+        @Mixin
+        LogOptions log;
+
         @Mixin
         Target target = new Target();
 
@@ -406,7 +428,6 @@ final class LuksCommand {
 
         @Override
         public Integer call() throws Exception {
-            Logs.configure(false);
             byte[] backup;
             String backupUuid;
             long dataOffset;

@@ -10,6 +10,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** Starting this program again in another process: how a command backgrounds itself, JVMs having no fork. */
 final class Relaunch {
@@ -31,6 +32,15 @@ final class Relaunch {
             cmd.add(Main.class.getName());
         }
         return cmd;
+    }
+
+    /**
+     * The arguments given to {@code spec}'s command, after its name: Main runs a subcommand on its own, so they are
+     * all of them; in the whole tree (no option of loopdev's own can come before a subcommand) all but the first.
+     */
+    static List<String> ownArgs(CommandSpec spec) {
+        List<String> args = spec.commandLine().getParseResult().originalArgs();
+        return spec.parent() == null ? args : args.subList(1, args.size());
     }
 
     /** The first line {@code p} prints, or null if it exits or stays silent for {@code timeoutMillis}. */

@@ -3,12 +3,12 @@ package dev.loopdev.cli;
 import dev.loopdev.BlockDevice;
 import dev.loopdev.LoopDevice;
 import dev.loopdev.StatisticsDevice;
+import dev.loopdev.nbd.ErrorReplies;
 import dev.loopdev.nbd.Export;
 import dev.loopdev.nbd.NbdServer;
 import dev.loopdev.nbd.TlsMode;
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
@@ -25,6 +25,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code loopdev serve IMAGE}: serve files over NBD until SIGINT or SIGTERM, or, with {@code --run}, until a command
@@ -46,13 +48,14 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--unix", paramLabel = "PATH", description = "Unix socket to listen on.")
     Path unix;
 
-    @Option(names = "--export", paramLabel = "NAME[=IMAGE]",
+    @Option(names = "--export", paramLabel = "NAME=IMAGE|NAME",
             description = "NAME=IMAGE adds an export (repeatable); a bare NAME names IMAGE's export (default: the "
                     + "empty name). The first export is also the default one.")
     List<String> exportSpecs = new ArrayList<>();
 
     @Option(names = "--create", paramLabel = "SIZE",
-            description = "Create missing images as sparse files of SIZE (suffixes K, M, G, T).")
+            description = "Create missing images as sparse files of SIZE (1G and 1GiB are 2^30 bytes, 1GB 10^9; "
+                    + "1.5G is fine), once every other option has been checked.")
     String create;
 
     @Mixin
@@ -66,20 +69,46 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--print-uri", description = "Print the URI even with --run.")
     boolean printUri;
 
-    @Option(names = "--stats", description = "Print requests, bytes and errors per command on stderr at exit and on "
-            + "SIGUSR1.")
+    @Option(names = "--stats", description = "Print requests, bytes and errors per command, and the error replies "
+            + "clients were sent, on stderr at exit and on SIGUSR1.")
     boolean stats;
 
-    @Option(names = {"-v", "--verbose"}, description = "Log each connection and refused request.")
-    boolean verbose;
+    @Mixin
+    Readiness ready = new Readiness();
+
+    @Mixin
+    LogOptions log;
+
+    @Spec
+    CommandSpec spec;
 
     @Mixin
     DeviceOptions device;
 
+    @Mixin
+    AdmissionOptions admission = new AdmissionOptions();
+
     @Override
     public Integer call() throws Exception {
-        Logs.configure(verbose);
+        if (ready.mustFork() && (run != null || SocketActivation.requested())) {
+            throw new IllegalArgumentException("--fork and " + (run != null ? "--run exclude each other: the server "
+                    + "lives as long as the command" : "socket activation exclude each other: the service manager "
+                    + "keeps the process"));
+        }
+        return ready.run(spec, device, this::serve);
+    }
+
+    private int serve() throws Exception {
+        // Every option is checked, and the TLS credentials read, before a file is created or a socket bound.
         List<ExportSpec> specs = ExportSpec.resolve(image, exportSpecs);
+        device.check();
+        long createBytes = create == null ? -1 : Sizes.parse("--create", create);
+        TlsMode tlsMode = tls.mode();
+        tls.credentials();
+        if (tlsMode == TlsMode.ON) {
+            LOG.warning("--tls on: TLS is optional, so a client that does not ask for it reads and writes the "
+                    + "disk in plain text (with credentials and no --tls, TLS is required)");
+        }
         boolean activated = SocketActivation.requested();
         if (activated && (listen != null || unix != null)) {
             throw new IllegalArgumentException("socket activation (LISTEN_FDS) and --listen/--unix exclude each other");
@@ -96,30 +125,32 @@ final class ServeCommand implements Callable<Integer> {
         List<BlockDevice> devices = new ArrayList<>();
         // Bound before any image is opened: a port in use fails at once, with one line and nothing touched.
         ServerSocketChannel tcpChannel = tcp == null ? null : bindTcp(tcp);
-        try (Closeable closeListener = () -> closeQuietly(tcpChannel); Closeable closeDevices = () -> closeAll(devices)) {
+        try (CreatedFiles created = new CreatedFiles();
+             Closeable closeListener = () -> closeQuietly(tcpChannel);
+             Closeable closeDevices = () -> closeAll(devices)) {
             List<Export> exports = new ArrayList<>();
             for (ExportSpec s : specs) {
-                if (create != null) {
-                    createIfMissing(s.image(), Cli.parseSize(create));
+                if (createBytes >= 0) {
+                    created.createIfMissing(s.image(), createBytes, "--create " + create);
                 }
                 LoopDevice dev = device.open(s.image());
                 BlockDevice served = stats ? new StatisticsDevice(dev) : dev;
                 devices.add(served);
                 exports.add(new Export(s.name(), served));
-                LOG.info("export '" + s.name() + "': " + s.image() + " (" + dev.size() + " bytes, "
-                        + dev.writePath().name().toLowerCase() + " write path" + (dev.isReadOnly() ? ", read-only" : "")
-                        + ")");
-            }
-            if (stats) {
-                Shutdown.onUsr1(() -> printStats(exports));
+                LOG.info(s.image() + ": export '" + s.name() + "', " + DeviceOptions.describe(dev));
             }
             int status;
-            try (NbdServer server = new NbdServer(exports, Cli.tuning())) {
-                server.tls(tls.mode(), tls.credentials());
-                status = serve(server, exports.get(0).name(), tcpChannel, unixPath, activated, shutdown);
+            ErrorReplies errors;
+            try (NbdServer server = new NbdServer(exports, admission.apply(Cli.tuning()))) {
+                errors = server.errorReplies();
+                if (stats) {
+                    Shutdown.onUsr1(() -> printStats(exports, errors));
+                }
+                server.tls(tlsMode, tls.credentials());
+                status = serve(server, exports.get(0).name(), tcpChannel, unixPath, activated, shutdown, created);
             }
             if (stats) {
-                printStats(exports); // after the last request: the final figures
+                printStats(exports, errors); // after the last request: the final figures
             }
             return status;
         } finally {
@@ -132,7 +163,7 @@ final class ServeCommand implements Callable<Integer> {
 
     /** Listens, announces, and waits; returns the exit status (the --run command's, or 0). */
     private int serve(NbdServer server, String export, ServerSocketChannel tcp, Path unixPath, boolean activated,
-                      Shutdown shutdown) throws IOException, InterruptedException {
+                      Shutdown shutdown, CreatedFiles created) throws IOException, InterruptedException {
         Addresses.TlsUri tlsUri = tls.uri();
         Map<String, String> env = new HashMap<>();
         String uri = null;
@@ -147,7 +178,11 @@ final class ServeCommand implements Callable<Integer> {
             env.put("nbd", Addresses.legacy(bound, null, export));
         }
         if (unixPath != null) {
-            server.listenUnix(unixPath);
+            try {
+                server.listenUnix(unixPath);
+            } catch (IOException e) {
+                throw Cli.about(unixPath, e);
+            }
             Path abs = unixPath.toAbsolutePath();
             uri = uri == null ? Addresses.uri(abs, export, tlsUri) : uri;
             env.put("unixsocket", abs.toString());
@@ -158,20 +193,16 @@ final class ServeCommand implements Callable<Integer> {
         }
         env.put("exportname", export);
         env.put("tls", Integer.toString(tls.mode().ordinal()));
-        if (uri != null && (run == null || printUri)) {
-            System.out.println(uri);
-            System.out.flush();
-        }
-        if (run == null) {
-            LOG.info(shutdown.await() + ": closing connections and flushing");
-            return 0;
-        }
-        Captive captive = Captive.start(run, env, shutdown);
-        LOG.info(shutdown.await() + ": closing connections and flushing");
-        return captive.finish();
+        created.keep(); // serving: what --create made stays
+        ready.ready(uri != null && (run == null || printUri) ? uri : null);
+        Captive captive = run == null ? null : Captive.start(run, env, shutdown);
+        String why = shutdown.await();
+        ready.stopping();
+        LOG.info(why + ": closing connections and flushing");
+        return captive == null ? 0 : captive.finish();
     }
 
-    private static void printStats(List<Export> exports) {
+    private static void printStats(List<Export> exports, ErrorReplies errors) {
         StringBuilder b = new StringBuilder();
         for (Export e : exports) {
             if (e.device() instanceof StatisticsDevice s) {
@@ -179,6 +210,7 @@ final class ServeCommand implements Callable<Integer> {
                         .append(s.report().indent(2));
             }
         }
+        b.append(errors.report()).append(System.lineSeparator()); // what clients were told, whatever the cause
         System.err.print(b);
         System.err.flush();
     }
@@ -187,7 +219,7 @@ final class ServeCommand implements Callable<Integer> {
         ServerSocketChannel ssc = ServerSocketChannel.open();
         try {
             ssc.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-            ssc.bind(address, 128);
+            ssc.bind(address, NbdServer.BACKLOG);
             return ssc;
         } catch (BindException e) {
             ssc.close();
@@ -221,17 +253,5 @@ final class ServeCommand implements Callable<Integer> {
         if (first != null) {
             throw first;
         }
-    }
-
-    private static void createIfMissing(Path image, long sizeBytes) throws IOException {
-        if (Files.exists(image)) {
-            LOG.info(image + " exists; --create leaves it as it is");
-            return;
-        }
-        Files.createFile(image);
-        try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
-            f.setLength(sizeBytes); // ftruncate: sparse
-        }
-        LOG.info("created " + image + " (" + sizeBytes + " bytes, sparse)");
     }
 }

@@ -10,7 +10,9 @@ import picocli.CommandLine.Option;
 /** {@code --tls}, {@code --tls-psk} and {@code --tls-certificates}, as nbdkit's options of the same names. */
 final class TlsOptions {
     @Option(names = "--tls", paramLabel = "off|on|require",
-            description = "Offer TLS (on) or insist on it (require). Default: on when credentials are given, else off.")
+            description = "require: only TLS clients (the default when credentials are given, as qemu-nbd); on: TLS "
+                    + "optional, plain clients served too (logged as a warning); off: no TLS (the default without "
+                    + "credentials).")
     String tls;
 
     @Option(names = "--tls-psk", paramLabel = "FILE",
@@ -26,7 +28,7 @@ final class TlsOptions {
     TlsMode mode() {
         TlsMode m;
         try {
-            m = tls != null ? TlsMode.parse(tls) : hasCredentials() ? TlsMode.ON : TlsMode.OFF;
+            m = tls != null ? TlsMode.parse(tls) : hasCredentials() ? TlsMode.REQUIRE : TlsMode.OFF;
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--tls must be off, on or require, not '" + tls + "'");
         }

@@ -49,9 +49,10 @@ class ConvertCommandTest {
     void refusesBadArgumentsWithoutTouchingFiles() throws Exception {
         Path src = Files.write(dir.resolve("p.img"), new byte[4096]);
         Path key = Files.write(dir.resolve("key"), new byte[16]);
-        assertEquals(1, Main.run("encrypt", src.toString(), dir.resolve("x").toString(), "--key-file", key.toString()));
-        assertEquals(1, Main.run("encrypt", src.toString(), "--key-file", key.toString(), "--key-size", "128"));
-        assertEquals(1, Main.run("encrypt", src.toString(), dir.resolve("y").toString(), "--transform",
+        // Usage errors, 2: a 16-byte key file for the default 256-bit key, no DST, a key size XTS does not take.
+        assertEquals(2, Main.run("encrypt", src.toString(), dir.resolve("x").toString(), "--key-file", key.toString()));
+        assertEquals(2, Main.run("encrypt", src.toString(), "--key-file", key.toString(), "--key-size", "128"));
+        assertEquals(2, Main.run("encrypt", src.toString(), dir.resolve("y").toString(), "--transform",
                 "aes-xts-plain64", "--key-size", "128", "--key-file", key.toString()));
         assertFalse(Files.exists(dir.resolve("x")));
         assertFalse(Files.exists(dir.resolve("y")));

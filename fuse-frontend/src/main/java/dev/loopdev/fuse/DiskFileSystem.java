@@ -1,6 +1,7 @@
 package dev.loopdev.fuse;
 
 import dev.loopdev.BlockDevice;
+import dev.loopdev.Errno;
 import java.util.concurrent.CountDownLatch;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -29,7 +30,6 @@ final class DiskFileSystem extends FuseStubFS {
     private static final int FALLOC_FL_KEEP_SIZE = 0x01;
     private static final int FALLOC_FL_PUNCH_HOLE = 0x02;
     private static final int FALLOC_FL_ZERO_RANGE = 0x10;
-    private static final int ENOTDIR = 20;
 
     private final BlockDevice device;
     private final String filePath;
@@ -83,7 +83,7 @@ final class DiskFileSystem extends FuseStubFS {
             stat.st_blocks.set((sizeBytes + 511) / 512);
             stat.st_blksize.set(device.blockSize());
         } else {
-            return -FuseErrno.ENOENT;
+            return -Errno.ENOENT.code;
         }
         stat.st_uid.set(uid);
         stat.st_gid.set(gid);
@@ -96,10 +96,10 @@ final class DiskFileSystem extends FuseStubFS {
     @Override
     public int readdir(String path, Pointer buf, FuseFillDir filler, long offset, FuseFileInfo fi) {
         if (path.equals(filePath)) {
-            return -ENOTDIR;
+            return -Errno.ENOTDIR.code;
         }
         if (!path.equals("/")) {
-            return -FuseErrno.ENOENT;
+            return -Errno.ENOENT.code;
         }
         filler.apply(buf, ".", null, 0);
         filler.apply(buf, "..", null, 0);
@@ -110,10 +110,10 @@ final class DiskFileSystem extends FuseStubFS {
     @Override
     public int open(String path, FuseFileInfo fi) {
         if (!path.equals(filePath)) {
-            return path.equals("/") ? -FuseErrno.EISDIR : -FuseErrno.ENOENT;
+            return path.equals("/") ? -Errno.EISDIR.code : -Errno.ENOENT.code;
         }
         if (readOnly && (NativeMemory.openFlags(fi) & O_ACCMODE) != O_RDONLY) {
-            return -FuseErrno.EROFS;
+            return -Errno.EROFS.code;
         }
         if (directIo) {
             NativeMemory.setDirectIo(fi);
@@ -124,10 +124,10 @@ final class DiskFileSystem extends FuseStubFS {
     @Override
     public int read(String path, Pointer buf, long size, long offset, FuseFileInfo fi) {
         if (!path.equals(filePath)) {
-            return -FuseErrno.ENOENT;
+            return -Errno.ENOENT.code;
         }
         if (offset < 0) {
-            return -FuseErrno.EINVAL;
+            return -Errno.EINVAL.code;
         }
         if (offset >= sizeBytes || size <= 0) {
             return 0;
@@ -144,19 +144,19 @@ final class DiskFileSystem extends FuseStubFS {
     @Override
     public int write(String path, Pointer buf, long size, long offset, FuseFileInfo fi) {
         if (!path.equals(filePath)) {
-            return -FuseErrno.ENOENT;
+            return -Errno.ENOENT.code;
         }
         if (readOnly) {
-            return -FuseErrno.EROFS;
+            return -Errno.EROFS.code;
         }
         if (offset < 0) {
-            return -FuseErrno.EINVAL;
+            return -Errno.EINVAL.code;
         }
         if (size <= 0) {
             return 0;
         }
         if (offset >= sizeBytes) {
-            return -FuseErrno.ENOSPC;
+            return -Errno.ENOSPC.code;
         }
         int n = (int) Math.min(size, sizeBytes - offset);
         boolean fua = (NativeMemory.openFlags(fi) & O_DSYNC) != 0;
@@ -182,7 +182,7 @@ final class DiskFileSystem extends FuseStubFS {
 
     private int flushDevice(String path) {
         if (!path.equals(filePath)) {
-            return -FuseErrno.ENOENT;
+            return -Errno.ENOENT.code;
         }
         try {
             device.flush();
@@ -201,16 +201,16 @@ final class DiskFileSystem extends FuseStubFS {
     @Override
     public int truncate(String path, long size) {
         if (!path.equals(filePath)) {
-            return path.equals("/") ? -FuseErrno.EISDIR : -FuseErrno.ENOENT;
+            return path.equals("/") ? -Errno.EISDIR.code : -Errno.ENOENT.code;
         }
         if (readOnly) {
-            return -FuseErrno.EROFS;
+            return -Errno.EROFS.code;
         }
         if (size == sizeBytes) {
             return 0;
         }
         LOG.info(() -> "truncate to " + size + " refused: the device has a fixed size of " + sizeBytes + " bytes");
-        return -FuseErrno.EPERM;
+        return -Errno.EPERM.code;
     }
 
     /**
@@ -221,24 +221,24 @@ final class DiskFileSystem extends FuseStubFS {
     @Override
     public int fallocate(String path, int mode, long offset, long length, FuseFileInfo fi) {
         if (!path.equals(filePath)) {
-            return -FuseErrno.ENOENT;
+            return -Errno.ENOENT.code;
         }
         if (readOnly) {
-            return -FuseErrno.EROFS;
+            return -Errno.EROFS.code;
         }
         if (offset < 0 || length <= 0 || offset > Long.MAX_VALUE - length) {
-            return -FuseErrno.EINVAL;
+            return -Errno.EINVAL.code;
         }
         boolean keepSize = (mode & FALLOC_FL_KEEP_SIZE) != 0;
         int op = mode & ~FALLOC_FL_KEEP_SIZE;
         if (op == FALLOC_FL_PUNCH_HOLE && !keepSize) {
-            return -FuseErrno.EOPNOTSUPP; // as fallocate(2): a hole is punched with KEEP_SIZE or not at all
+            return -Errno.ENOTSUP.code; // as fallocate(2): a hole is punched with KEEP_SIZE or not at all
         }
         if (op != 0 && op != FALLOC_FL_PUNCH_HOLE && op != FALLOC_FL_ZERO_RANGE) {
-            return -FuseErrno.EOPNOTSUPP;
+            return -Errno.ENOTSUP.code;
         }
         if (!keepSize && offset + length > sizeBytes) {
-            return -FuseErrno.EFBIG;
+            return -Errno.EFBIG.code;
         }
         long n = Math.min(length, sizeBytes - Math.min(offset, sizeBytes));
         if (op == 0 || n == 0) {

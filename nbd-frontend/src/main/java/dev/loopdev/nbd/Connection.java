@@ -15,9 +15,11 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * One client. Its thread negotiates, then reads requests: header, validation, payload into a pooled buffer. Small
- * reads and writes run right there on the reader (a handoff would cost more than the work); the rest go to the
- * server's worker pool, so replies may leave out of order, as the protocol allows.
+ * One client that finished negotiating. Its thread reads requests: header, validation, payload into a pooled
+ * buffer. Small reads and writes run right there on the reader (a handoff would cost more than the work); the rest
+ * go to the server's worker pool, so replies may leave out of order, as the protocol allows.
+ *
+ * <p>On a plain socket, where the device lends its pages, bytes move once ({@link InPlace}).
  *
  * <p>Invariant: every request read whole becomes a {@link PendingRequest} and is answered through it, once, and an
  * admitted one runs against the device even if the client vanished meanwhile. When reading stops (DISC, EOF,
@@ -33,45 +35,39 @@ final class Connection implements Runnable {
     private final String peer;
     private final InFlight inFlight;
     private final ByteBuffer header = ByteBuffer.allocateDirect(Nbd.EXTENDED_REQUEST_HEADER_BYTES);
-    private Handshake.Session session;
+    private final Handshake.Session session;
     private Export export;
     private BlockDevice device;
     private SocketInput input;
     private ReplyWriter replies;
-    private volatile boolean negotiated;
     private volatile boolean stopping;
+    /** Bytes moved once, where the socket is plain (TLS must copy anyway) and the tuning allows; else null. */
+    private volatile InPlace inPlace;
 
-    Connection(NbdServer server, SocketChannel ch, String peer) {
-        this(server, ch, peer, null);
-    }
-
-    /** A connection that starts in transmission, {@code session} agreed elsewhere (the kernel's client). */
+    /** A connection in transmission, {@code session} agreed by the {@link Negotiator} or elsewhere (the kernel). */
     Connection(NbdServer server, SocketChannel ch, String peer, Handshake.Session session) {
         this.server = server;
         this.ch = ch;
         this.peer = peer;
         this.session = session;
-        this.inFlight = new InFlight(server.tuning().inFlightBytesMax(), server.tuning().inFlightRequestsMax());
+        this.inFlight = new InFlight(server.tuning().maxInFlightBytes(), server.tuning().maxInFlightRequests());
     }
 
     @Override
     public void run() {
         try {
-            if (session == null) {
-                session = new Handshake(ch, server.exports(), server.tlsMode(), server.tlsCredentials(), peer)
-                        .negotiate();
+            export = session.export();
+            device = export.device();
+            LOG.fine(() -> peer + ": export '" + export.name() + "'" + (session.tls() ? " over TLS" : "")
+                    + ", structured replies " + session.structuredReplies() + ", extended headers "
+                    + session.extendedHeaders() + ", base:allocation " + session.baseAllocation());
+            replies = new ReplyWriter(session.channel(), session.structuredReplies(), session.extendedHeaders(),
+                    server.errorReplies());
+            input = new SocketInput(session.channel(), replies::flushDeferred);
+            if (server.tuning().inPlace() && !session.tls()) {
+                inPlace = new InPlace(device, input, replies, inFlight, server.buffers(), this::failed);
             }
-            negotiated = true;
-            if (session != null) {
-                export = session.export();
-                device = export.device();
-                LOG.fine(() -> peer + ": export '" + export.name() + "'" + (session.tls() ? " over TLS" : "")
-                        + ", structured replies " + session.structuredReplies() + ", extended headers "
-                        + session.extendedHeaders() + ", base:allocation " + session.baseAllocation());
-                replies = new ReplyWriter(session.channel(), session.structuredReplies(), session.extendedHeaders());
-                input = new SocketInput(session.channel(), replies::flushDeferred);
-                serve();
-            }
+            serve();
         } catch (NbdProtocolException e) {
             LOG.warning(peer + ": " + e.getMessage() + "; closing the connection");
         } catch (EOFException | ClosedChannelException e) {
@@ -142,7 +138,10 @@ final class Connection implements Runnable {
             inFlight.acquire(bytes);
         }
         boolean inline = runsInline(r);
-        PendingRequest p = PendingRequest.admitted(r, server.buffers().take(bytes), replies, inFlight,
+        if (r.type == Nbd.CMD_WRITE && inline && inPlace != null && inPlace.receive(r)) {
+            return;
+        }
+        PendingRequest p = PendingRequest.admitted(r, server.buffers().acquire(bytes), replies, inFlight,
                 server.buffers(), inline);
         if (r.type == Nbd.CMD_WRITE) {
             try {
@@ -164,26 +163,43 @@ final class Connection implements Runnable {
         }
     }
 
+    /**
+     * Whether this client has left a lent range waiting on the network for longer than {@code limitNanos}: a
+     * payload that stopped arriving, or a reply it stopped reading.
+     */
+    boolean stalledHoldingRange(long now, long limitNanos) {
+        InPlace ip = inPlace;
+        return ip != null && ip.stalled(now, limitNanos);
+    }
+
     /** Small reads and writes run on the reader; FUA, flush, trim and zeroing may wait on the disk. */
     private boolean runsInline(Request r) {
         return (r.type == Nbd.CMD_READ || r.type == Nbd.CMD_WRITE) && !r.fua()
-                && r.length <= server.tuning().inlineBytesMax();
+                && r.length <= server.tuning().maxInlineBytes();
     }
 
     /** Runs a request against the device and answers it, whatever happens. */
     private void execute(PendingRequest p) {
+        InPlace ip = inPlace;
+        if (ip != null && p.request.type == Nbd.CMD_READ && ip.send(p)) {
+            return;
+        }
         PendingRequest.Outcome outcome;
         try {
             outcome = perform(p.request, p.buffer);
         } catch (Throwable t) {  // InternalError from a mapped page included: the client must hear of it
-            Request r = p.request;
-            Errno e = BlockDeviceException.errnoOf(t);
-            LOG.log(t instanceof BlockDeviceException ? Level.FINE : Level.WARNING,
-                    peer + ": " + Nbd.commandName(r.type) + " at " + r.offset + " failed: " + e, t);
-            outcome = new PendingRequest.Failed(NbdErrors.code(e, r.has(Nbd.CMD_FLAG_FAST_ZERO)),
-                    String.valueOf(t.getMessage()));
+            outcome = failed(p.request, t);
         }
         p.answer(outcome);
+    }
+
+    /** The answer to a request that failed with {@code t}, logged. */
+    private PendingRequest.Failed failed(Request r, Throwable t) {
+        Errno e = BlockDeviceException.errnoOf(t);
+        LOG.log(t instanceof BlockDeviceException ? Level.FINE : Level.WARNING,
+                peer + ": " + Nbd.commandName(r.type) + " at " + r.offset + " failed: " + e, t);
+        return new PendingRequest.Failed(NbdErrors.code(e, r.has(Nbd.CMD_FLAG_FAST_ZERO)),
+                String.valueOf(t.getMessage()));
     }
 
     /** What the request does to the device; {@code buffer} is its payload (READ, WRITE). */
@@ -235,7 +251,7 @@ final class Connection implements Runnable {
      */
     private void cache(long offset, long length) throws IOException {
         int chunk = (int) Math.min(length, CACHE_CHUNK_BYTES);
-        ByteBuffer b = server.buffers().take(chunk);
+        ByteBuffer b = server.buffers().acquire(chunk);
         try {
             for (long done = 0; done < length; ) {
                 int n = (int) Math.min(chunk, length - done);
@@ -244,7 +260,7 @@ final class Connection implements Runnable {
                 done += n;
             }
         } finally {
-            server.buffers().give(b);
+            server.buffers().release(b);
         }
     }
 
@@ -268,10 +284,6 @@ final class Connection implements Runnable {
         LOG.fine(() -> peer + ": closed");
     }
 
-    boolean negotiated() {
-        return negotiated;
-    }
-
     /** Stops reading; what is in flight finishes and is answered, then the connection closes. */
     void stop() {
         stopping = true;
@@ -282,7 +294,7 @@ final class Connection implements Runnable {
         }
     }
 
-    /** Closes the socket at once (a client that never finished negotiating). */
+    /** Closes the socket at once. */
     void closeNow() {
         stopping = true;
         try {

@@ -9,7 +9,13 @@ import java.util.List;
 /**
  * Fixed newstyle negotiation, server side: greet, then answer options until the client picks an export (GO or
  * EXPORT_NAME) or gives up (ABORT). Unknown options are refused with {@code ERR_UNSUP} and haggling goes on, as the
- * spec asks; only a broken MUST, or an option too large or too many to be honest, ends the connection.
+ * spec asks; only a broken MUST, or options too large or too many to be honest, end the connection.
+ *
+ * <p>The negotiation is a series of steps, each fed one whole message of the client's ({@link #clientFlags}, then
+ * per option {@link #optionHeader} and {@link #option}), so that the {@link Negotiator} can collect messages from
+ * every client on one thread without a thread waiting on any of them. Replies go to the channel the handshake
+ * was made with. {@link #negotiate} runs the same steps reading a blocking channel, as the rest of a negotiation
+ * over TLS does on a thread of its own.
  *
  * <p>After STARTTLS the rest of the negotiation, and the whole transmission, runs over TLS; whatever was
  * negotiated before it (structured replies, extended headers, meta contexts) is forgotten, since an attacker could
@@ -18,7 +24,9 @@ import java.util.List;
 final class Handshake {
     /** An option is a name and a few queries; anything this big is not an honest client. */
     static final int MAX_OPTION_BYTES = 64 * 1024;
-    static final int MAX_OPTIONS = 256;
+    static final int GREETING_BYTES = 18;
+    static final int CLIENT_FLAGS_BYTES = 4;
+    static final int OPTION_HEADER_BYTES = 16;
 
     /** What the client chose, and the channel the transmission runs on (TLS or the socket itself). */
     record Session(Export export, ByteChannel channel, boolean structuredReplies, boolean extendedHeaders,
@@ -29,49 +37,123 @@ final class Handshake {
     private final TlsMode tlsMode;
     private final TlsCredentials credentials;
     private final String peer;
+    private final int maxOptions;
+    private final long maxOptionBytes;
     private ByteChannel ch;
+    private ByteChannel transmission;
     private boolean noZeroes;
     private boolean tls;
     private boolean structuredReplies;
     private boolean extendedHeaders;
     private Export metaContextExport; // the export base:allocation was selected for; null when none was
     private boolean aborted;
+    private boolean startingTls;
+    private int options;
+    private long optionBytes;
+    private int option; // the option whose data comes next
 
-    Handshake(ByteChannel ch, List<Export> exports, TlsMode tlsMode, TlsCredentials credentials, String peer) {
+    /**
+     * @param ch             where replies go (and, for {@link #negotiate}, where messages come from)
+     * @param socket         the client's socket: the transmission's channel unless TLS replaces it
+     * @param maxOptions     options a client may send in all before it is cut off
+     * @param maxOptionBytes bytes of options (headers and data) a client may send in all
+     */
+    Handshake(ByteChannel ch, ByteChannel socket, List<Export> exports, TlsMode tlsMode, TlsCredentials credentials,
+              String peer, int maxOptions, long maxOptionBytes) {
         this.ch = ch;
+        this.transmission = socket;
         this.exports = exports;
         this.tlsMode = tlsMode;
         this.credentials = credentials;
         this.peer = peer;
+        this.maxOptions = maxOptions;
+        this.maxOptionBytes = maxOptionBytes;
     }
 
-    /** Runs the negotiation; null when the client ended it with ABORT. */
+    /** Runs the whole negotiation on a blocking channel; null when the client ended it with ABORT. */
     Session negotiate() throws IOException {
-        ByteBuffer greeting = ByteBuffer.allocate(18).putLong(Nbd.NBDMAGIC).putLong(Nbd.IHAVEOPT)
+        Wire.writeFully(ch, greeting());
+        clientFlags(Wire.read(ch, CLIENT_FLAGS_BYTES).getInt());
+        return options();
+    }
+
+    /** Answers options read from the blocking channel until the negotiation ends (going on after STARTTLS). */
+    Session options() throws IOException {
+        while (true) {
+            int length = optionHeader(Wire.read(ch, OPTION_HEADER_BYTES));
+            Session chosen = option(Wire.read(ch, length));
+            if (startingTls) {
+                startTls(ch);
+            } else if (chosen != null || aborted) {
+                return chosen;
+            }
+        }
+    }
+
+    /** What the server says first. */
+    ByteBuffer greeting() {
+        return ByteBuffer.allocate(GREETING_BYTES).putLong(Nbd.NBDMAGIC).putLong(Nbd.IHAVEOPT)
                 .putShort((short) (Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES)).flip();
-        Wire.writeFully(ch, greeting);
-        int clientFlags = Wire.read(ch, 4).getInt();
+    }
+
+    /** The client's flags, its first message. */
+    void clientFlags(int clientFlags) throws NbdProtocolException {
         if ((clientFlags & ~(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES)) != 0) {
             throw new NbdProtocolException("unknown client flags 0x" + Integer.toHexString(clientFlags));
         }
         noZeroes = (clientFlags & Nbd.FLAG_C_NO_ZEROES) != 0;
-        for (int i = 0; i < MAX_OPTIONS; i++) {
-            ByteBuffer h = Wire.read(ch, 16);
-            long magic = h.getLong();
-            int option = h.getInt();
-            long length = Integer.toUnsignedLong(h.getInt());
-            if (magic != Nbd.IHAVEOPT) {
-                throw new NbdProtocolException("bad option magic 0x" + Long.toHexString(magic));
-            }
-            if (length > MAX_OPTION_BYTES) {
-                throw new NbdProtocolException("option " + option + " of " + length + " bytes is too large");
-            }
-            Session chosen = option(option, Wire.read(ch, (int) length));
-            if (chosen != null || aborted) {
-                return chosen;
-            }
+    }
+
+    /**
+     * An option's header: checks it and counts it against the bounds on haggling; returns how many bytes of data
+     * follow it, which go to {@link #option}.
+     */
+    int optionHeader(ByteBuffer h) throws NbdProtocolException {
+        long magic = h.getLong();
+        int opt = h.getInt();
+        long length = Integer.toUnsignedLong(h.getInt());
+        if (magic != Nbd.IHAVEOPT) {
+            throw new NbdProtocolException("bad option magic 0x" + Long.toHexString(magic));
         }
-        throw new NbdProtocolException("more than " + MAX_OPTIONS + " options");
+        if (length > MAX_OPTION_BYTES) {
+            throw new NbdProtocolException("option " + opt + " of " + length + " bytes is too large");
+        }
+        if (++options > maxOptions) {
+            throw new NbdProtocolException("more than " + maxOptions + " options");
+        }
+        optionBytes += OPTION_HEADER_BYTES + length;
+        if (optionBytes > maxOptionBytes) {
+            throw new NbdProtocolException("more than " + maxOptionBytes + " bytes of options");
+        }
+        option = opt;
+        return (int) length;
+    }
+
+    /**
+     * Answers the option whose header came last, {@code data} being all of its data. Returns the session when the
+     * client chose an export; null when negotiation goes on, or ended ({@link #aborted}), or must first switch to
+     * TLS ({@link #startingTls}).
+     */
+    Session option(ByteBuffer data) throws IOException {
+        return option(option, data);
+    }
+
+    /** The client sent ABORT: the negotiation is over, with nothing chosen. */
+    boolean aborted() {
+        return aborted;
+    }
+
+    /** STARTTLS was acknowledged: {@link #startTls} must run before anything else is read or written. */
+    boolean startingTls() {
+        return startingTls;
+    }
+
+    /** The server side of the TLS handshake on {@code raw}; the negotiation goes on over TLS ({@link #options}). */
+    void startTls(ByteChannel raw) throws IOException {
+        startingTls = false;
+        ch = credentials.accept(raw, peer);
+        transmission = ch;
+        tls = true;
     }
 
     private Session option(int option, ByteBuffer data) throws IOException {
@@ -143,8 +225,7 @@ final class Handshake {
             error(Nbd.OPT_STARTTLS, Nbd.REP_ERR_INVALID, "TLS is already in use");
         } else {
             reply(Nbd.OPT_STARTTLS, Nbd.REP_ACK, null);
-            ch = credentials.accept(ch, peer);
-            tls = true;
+            startingTls = true;
             structuredReplies = false;
             extendedHeaders = false;
             metaContextExport = null;
@@ -248,7 +329,7 @@ final class Handshake {
 
     /** A context selected for another export than the one finally chosen is void, as the spec says. */
     private Session session(Export e) {
-        return new Session(e, ch, structuredReplies, extendedHeaders, metaContextExport == e, tls);
+        return new Session(e, transmission, structuredReplies, extendedHeaders, metaContextExport == e, tls);
     }
 
     /** The export a name means: an exact match, else for the empty name the first export (the default). */

@@ -1,5 +1,6 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.BufferPool;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -15,8 +16,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -26,7 +27,8 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * An NBD server for one or more {@link Export}s (the first is the default export), listening on TCP and/or unix sockets. A thread per connection reads
+ * An NBD server for one or more {@link Export}s (the first is the default export), listening on TCP and/or unix
+ * sockets. Clients negotiate on the {@link Negotiator}'s one thread, then get a thread each that reads their
  * requests; one worker pool, shared by all connections, runs those that do not run inline.
  *
  * <p>{@link #close()} stops accepting, stops reading from every client, lets in-flight requests finish and be
@@ -37,21 +39,73 @@ public final class NbdServer implements Closeable {
     private static final Logger LOG = Logger.getLogger(NbdServer.class.getName());
 
     /**
-     * How hard the server works for each client.
+     * How hard the server works for each client, and how much it takes from any.
      *
      * @param workers              threads in the shared pool for requests that do not run inline
-     * @param inlineBytesMax       READs and WRITEs up to this size run on the connection's reader thread
-     * @param inFlightBytesMax     payload bytes one connection may hold in flight
-     * @param inFlightRequestsMax  requests one connection may have in flight
-     * @param connectionsMax       clients at once; more are turned away
-     * @param handshakeMillis      time a client gets to finish negotiating
+     * @param maxInlineBytes       READs and WRITEs up to this size run on the connection's reader thread
+     * @param maxInFlightBytes     payload bytes one connection may hold in flight
+     * @param maxInFlightRequests  requests one connection may have in flight
+     * @param maxConnections       clients at once; beyond it the client negotiating longest is closed to make room,
+     *                             and a client is turned away only when all of them are past negotiation
+     * @param handshakeMillis      time a client gets to finish negotiating, from its connection (0: no limit)
+     * @param maxOptions           options a client may send while negotiating
+     * @param maxOptionBytes       bytes of options a client may send while negotiating
+     * @param inPlace              READ replies sent straight from the device's pages and WRITE payloads received
+     *                             straight into them, where the device lends them (plain sockets only)
+     * @param stallMillis          how long a client may leave a lent range waiting on the network (a payload that
+     *                             stops arriving, replies it stops reading) before it is disconnected
      */
-    public record Tuning(int workers, int inlineBytesMax, long inFlightBytesMax, int inFlightRequestsMax,
-                         int connectionsMax, long handshakeMillis) {
+    public record Tuning(int workers, int maxInlineBytes, long maxInFlightBytes, int maxInFlightRequests,
+                         int maxConnections, long handshakeMillis, int maxOptions, long maxOptionBytes,
+                         boolean inPlace, long stallMillis) {
+        /** qemu-nbd's default handshake limit. */
+        public static final long HANDSHAKE_MILLIS = 10_000;
+        /** High, as nbdkit has none: what bounds a flood is the handshake limit and room made by age. */
+        public static final int MAX_CONNECTIONS = 4096;
+        /** The stall limit for a client holding a lent range. */
+        public static final long STALL_MILLIS = 30_000;
+
+        public Tuning(int workers, int maxInlineBytes, long maxInFlightBytes, int maxInFlightRequests,
+                      int maxConnections, long handshakeMillis, int maxOptions, long maxOptionBytes) {
+            this(workers, maxInlineBytes, maxInFlightBytes, maxInFlightRequests, maxConnections, handshakeMillis,
+                    maxOptions, maxOptionBytes, true, STALL_MILLIS);
+        }
+
+        public Tuning(int workers, int maxInlineBytes, long maxInFlightBytes, int maxInFlightRequests,
+                      int maxConnections, long handshakeMillis) {
+            this(workers, maxInlineBytes, maxInFlightBytes, maxInFlightRequests, maxConnections, handshakeMillis,
+                    256, 1 << 20);
+        }
+
         public static Tuning defaults() {
-            return new Tuning(8, 1 << 20, 64L << 20, 256, 256, 120_000);
+            return new Tuning(8, 1 << 20, 64L << 20, 256, MAX_CONNECTIONS, HANDSHAKE_MILLIS);
+        }
+
+        /** The same, with the client limit and the handshake limit given (the command line's). */
+        public Tuning withAdmission(int connections, long handshake) {
+            return new Tuning(workers, maxInlineBytes, maxInFlightBytes, maxInFlightRequests, connections, handshake,
+                    maxOptions, maxOptionBytes, inPlace, stallMillis);
+        }
+
+        /** The same, with in-place transfers on or off. */
+        public Tuning withInPlace(boolean on) {
+            return new Tuning(workers, maxInlineBytes, maxInFlightBytes, maxInFlightRequests, maxConnections,
+                    handshakeMillis, maxOptions, maxOptionBytes, on, stallMillis);
+        }
+
+        /** The same, with another stall limit. */
+        public Tuning withStallMillis(long millis) {
+            return new Tuning(workers, maxInlineBytes, maxInFlightBytes, maxInFlightRequests, maxConnections,
+                    handshakeMillis, maxOptions, maxOptionBytes, inPlace, millis);
         }
     }
+
+    /**
+     * Connections the kernel queues for us, as nbdkit asks (SOMAXCONN): a burst of clients (a flood's reconnects)
+     * beyond the queue would have their connection attempts dropped, and an honest one among them retried a second
+     * later.
+     */
+    public static final int BACKLOG = 4096;
 
     private record Listener(ServerSocketChannel channel, Path unixPath, Thread acceptor) {
     }
@@ -62,7 +116,10 @@ public final class NbdServer implements Closeable {
     private volatile TlsCredentials tlsCredentials;
     private final BufferPool buffers = new BufferPool(Nbd.MAX_PAYLOAD_BYTES);
     private final ThreadPoolExecutor workers;
+    /** Checks for clients that hold a lent range while their network stands still. */
     private final ScheduledExecutorService timer;
+    private final Negotiator negotiator;
+    private final ErrorReplies errorReplies = new ErrorReplies();
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicInteger connectionIds = new AtomicInteger();
@@ -89,6 +146,31 @@ public final class NbdServer implements Closeable {
         this.workers = new ThreadPoolExecutor(tuning.workers(), tuning.workers(), 0, TimeUnit.MILLISECONDS,
                 new LinkedBlockingQueue<>(), daemons("nbd-worker-"));
         this.timer = Executors.newSingleThreadScheduledExecutor(daemons("nbd-timer-"));
+        long check = Math.max(1, Math.min(1000, tuning.stallMillis() / 4));
+        timer.scheduleWithFixedDelay(this::disconnectStalled, check, check, TimeUnit.MILLISECONDS);
+        try {
+            this.negotiator = new Negotiator(this, tuning);
+        } catch (IOException e) {
+            workers.shutdown();
+            timer.shutdownNow();
+            throw new java.io.UncheckedIOException("cannot start the negotiator", e);
+        }
+    }
+
+    /**
+     * A client that holds a lent range while it stops sending its payload or stops reading its replies keeps
+     * every request that overlaps the range waiting; after {@link Tuning#stallMillis} it is disconnected, which
+     * ends the wait (the range keeps what arrived of its own unacknowledged write).
+     */
+    private void disconnectStalled() {
+        long now = System.nanoTime();
+        for (Connection c : connections) {
+            if (c.stalledHoldingRange(now, TimeUnit.MILLISECONDS.toNanos(tuning.stallMillis()))) {
+                LOG.warning(c.peer() + ": held a range of the device while the network stood still for "
+                        + tuning.stallMillis() + " ms; disconnecting");
+                c.closeNow();
+            }
+        }
     }
 
     /** Offers (or requires) TLS with {@code credentials}; call before listening. */
@@ -114,7 +196,7 @@ public final class NbdServer implements Closeable {
         ServerSocketChannel ssc = ServerSocketChannel.open();
         try {
             ssc.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-            ssc.bind(address, 128);
+            ssc.bind(address, BACKLOG);
         } catch (IOException e) {
             ssc.close();
             throw e;
@@ -132,7 +214,7 @@ public final class NbdServer implements Closeable {
         UnixSockets.clearStale(path);
         ServerSocketChannel ssc = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
-            ssc.bind(UnixDomainSocketAddress.of(path), 128);
+            ssc.bind(UnixDomainSocketAddress.of(path), BACKLOG);
         } catch (IOException e) {
             ssc.close();
             throw e;
@@ -183,26 +265,28 @@ public final class NbdServer implements Closeable {
     private void admit(SocketChannel c, boolean unix) throws IOException {
         int id = connectionIds.incrementAndGet();
         String peer = "#" + id + (unix ? " (unix)" : " " + c.getRemoteAddress());
-        if (closed || connections.size() >= tuning.connectionsMax()) {
-            LOG.warning(peer + ": turned away (" + (closed ? "shutting down" : "too many clients") + ")");
+        if (closed) {
+            LOG.fine(() -> peer + ": turned away (shutting down)");
             c.close();
             return;
         }
         if (!unix) {
             c.setOption(StandardSocketOptions.TCP_NODELAY, true);
         }
-        Connection conn = new Connection(this, c, peer);
-        connections.add(conn);
         LOG.fine(() -> peer + ": connected");
-        timer.schedule(() -> {
-            if (!conn.negotiated()) {
-                LOG.warning(peer + ": did not finish negotiating in " + tuning.handshakeMillis() + " ms");
-                conn.closeNow();
-            }
-        }, tuning.handshakeMillis(), TimeUnit.MILLISECONDS);
-        Thread t = new Thread(conn, "nbd-conn-" + id);
+        negotiator.accepted(c, peer);
+    }
+
+    /** A client finished negotiating: it gets a thread of its own for the transmission. */
+    void transmit(SocketChannel c, String peer, Handshake.Session session) {
+        Connection conn = new Connection(this, c, peer, session);
+        connections.add(conn);
+        Thread t = new Thread(conn, "nbd-conn-" + peer.substring(1).split(" ", 2)[0]);
         t.setDaemon(true);
         t.start();
+        if (closed) {
+            conn.stop();
+        }
     }
 
     /**
@@ -250,8 +334,14 @@ public final class NbdServer implements Closeable {
         }
     }
 
+    /** Clients connected, negotiating or past it. */
     public int connectionCount() {
-        return connections.size();
+        return connections.size() + negotiator.count();
+    }
+
+    /** Every error reply sent so far, by command and error: for {@code --stats}. */
+    public ErrorReplies errorReplies() {
+        return errorReplies;
     }
 
     @Override
@@ -271,6 +361,7 @@ public final class NbdServer implements Closeable {
                 }
             }
         }
+        negotiator.close();
         connections.forEach(Connection::stop);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(70);
         synchronized (connections) {
@@ -283,6 +374,7 @@ public final class NbdServer implements Closeable {
                 }
             }
         }
+        timer.shutdownNow();
         workers.shutdown();
         try {
             if (!workers.awaitTermination(30, TimeUnit.SECONDS)) {
@@ -291,7 +383,6 @@ public final class NbdServer implements Closeable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        timer.shutdownNow();
         LOG.fine("server closed");
     }
 
@@ -319,7 +410,7 @@ public final class NbdServer implements Closeable {
         }
     }
 
-    private static ThreadFactory daemons(String prefix) {
+    static ThreadFactory daemons(String prefix) {
         AtomicInteger n = new AtomicInteger();
         return r -> {
             Thread t = new Thread(r, prefix + n.incrementAndGet());

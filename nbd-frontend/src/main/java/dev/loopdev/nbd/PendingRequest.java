@@ -1,5 +1,6 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.BufferPool;
 import dev.loopdev.Extent;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -16,7 +17,7 @@ import java.util.List;
  */
 final class PendingRequest {
     /** How a request ended: what its reply says. */
-    sealed interface Outcome permits Ok, Data, Extents, Failed {
+    sealed interface Outcome permits Ok, Data, Lent, Extents, Failed {
     }
 
     /** Success without data. */
@@ -25,6 +26,10 @@ final class PendingRequest {
 
     /** A READ's data, position to limit. */
     record Data(ByteBuffer data) implements Outcome {
+    }
+
+    /** A READ's data lent by the device in place, valid only until the answer returns: sent at once, whole. */
+    record Lent(java.nio.ByteBuffer[] data) implements Outcome {
     }
 
     /** BLOCK_STATUS for base:allocation. */
@@ -82,6 +87,8 @@ final class PendingRequest {
             replies.error(request, f.nbdError(), f.message());
         } else if (outcome instanceof Extents e) {
             replies.blockStatus(request, e.extents());
+        } else if (outcome instanceof Lent l) {
+            replies.lent(request, l.data(), onReader);
         } else {
             ByteBuffer data = outcome instanceof Data d ? d.data() : null;
             if (onReader) {
@@ -115,7 +122,7 @@ final class PendingRequest {
             throw new IllegalStateException(Nbd.commandName(request.type) + " " + request.cookie + " released twice");
         }
         released = true;
-        buffers.give(buffer);
+        buffers.release(buffer);
         inFlight.release(request.payloadBytes());
     }
 }

@@ -18,8 +18,8 @@ import java.util.logging.Logger;
  *
  * <p>With structured replies (and compact headers) a request other than READ that succeeded gets a simple reply,
  * as the spec allows and nbdkit and qemu-nbd do: libnbd reads a structured header in two reads and a simple one in
- * one, and on a small write that read is a good part of the round trip (4 KiB random writes from fio 120k to 134k
- * IOPS). Errors stay structured, for their message; READs must be.
+ * one, and on a small write that read is a good part of the round trip (bench/README.md has the figures). Errors
+ * stay structured, for their message; READs must be.
  *
  * <p>The connection's reader runs small requests itself, and a client with many requests in flight has sent the
  * next ones already: their replies are {@linkplain #defer deferred} and go out together, in one gathering write,
@@ -32,32 +32,42 @@ import java.util.logging.Logger;
  */
 final class ReplyWriter {
     private static final Logger LOG = Logger.getLogger(ReplyWriter.class.getName());
-    private static final int MESSAGE_CHARS_MAX = 200;
+    private static final int MAX_MESSAGE_CHARS = 200;
 
     private final ByteChannel ch;
     private final boolean structured;
     private final boolean extended;
+    private final ErrorReplies errors;
     private final ReentrantLock lock = new ReentrantLock();
-    private final ByteBuffer header = ByteBuffer.allocateDirect(32 + 8 + 6 + 4 * MESSAGE_CHARS_MAX);
+    private final ByteBuffer header = ByteBuffer.allocateDirect(32 + 8 + 6 + 4 * MAX_MESSAGE_CHARS);
     private final ByteBuffer[] gather = new ByteBuffer[2];
     private boolean broken;
 
     // Deferred replies: the reader thread's alone, so they need no lock until they are sent.
-    static final int DEFERRED_REPLIES_MAX = 32;
-    static final int DEFERRED_DATA_BYTES_MAX = 256 << 10;
-    private final ByteBuffer deferredHeaders = ByteBuffer.allocateDirect(DEFERRED_REPLIES_MAX * 32);
-    private final ByteBuffer[] deferredSlices = new ByteBuffer[2 * DEFERRED_REPLIES_MAX + 1];
-    private final PendingRequest[] holdingData = new PendingRequest[DEFERRED_REPLIES_MAX];
+    static final int MAX_DEFERRED_REPLIES = 32;
+    static final int MAX_DEFERRED_DATA_BYTES = 256 << 10;
+    private final ByteBuffer deferredHeaders = ByteBuffer.allocateDirect(MAX_DEFERRED_REPLIES * 32);
+    /** Room for a lent reply (header and the device's slices) sent along with the batch. */
+    private static final int MAX_LENT_SLICES = 8;
+    private final ByteBuffer[] deferredSlices = new ByteBuffer[2 * MAX_DEFERRED_REPLIES + 2 + MAX_LENT_SLICES];
+    private final ByteBuffer[] lentGather = new ByteBuffer[1 + MAX_LENT_SLICES];
+    /** When the send in progress started (System.nanoTime), 0 when none is. */
+    private volatile long sendingSince;
+    /** Lent READ replies waiting to be sent or being sent: each holds a range of the device meanwhile. */
+    private final java.util.concurrent.atomic.AtomicInteger lentPending = new java.util.concurrent.atomic.AtomicInteger();
+    private final PendingRequest[] holdingData = new PendingRequest[MAX_DEFERRED_REPLIES];
     private int deferredCount;
     private int holdingCount;
     private int slices;
     private int headersFrom; // where the headers not yet sliced off start
     private long deferredDataBytes;
 
-    ReplyWriter(ByteChannel ch, boolean structured, boolean extended) {
+    /** {@code errors} counts every error reply sent. */
+    ReplyWriter(ByteChannel ch, boolean structured, boolean extended, ErrorReplies errors) {
         this.ch = ch;
         this.structured = structured || extended;
         this.extended = extended;
+        this.errors = errors;
     }
 
     /**
@@ -77,9 +87,70 @@ final class ReplyWriter {
             holdingData[holdingCount++] = p;
         }
         deferredCount++;
-        if (deferredCount == DEFERRED_REPLIES_MAX || deferredDataBytes >= DEFERRED_DATA_BYTES_MAX) {
+        if (deferredCount == MAX_DEFERRED_REPLIES || deferredDataBytes >= MAX_DEFERRED_DATA_BYTES) {
             flushDeferred();
         }
+    }
+
+    /**
+     * A READ's reply whose data the device lent in place: header and data in one gathering write, sent now (never
+     * deferred), because the data is valid only until the caller gives the range back. The kernel copies it into
+     * the socket during the call, so once this returns nothing refers to the pages any more. On the reader thread
+     * the deferred replies go out in the same write.
+     */
+    void lent(Request r, ByteBuffer[] data, boolean onReader) {
+        if (data.length > MAX_LENT_SLICES) {
+            throw new IllegalArgumentException(data.length + " slices");
+        }
+        long bytes = 0;
+        for (ByteBuffer b : data) {
+            bytes += b.remaining();
+        }
+        lentPending.incrementAndGet();
+        try {
+            if (onReader) {
+                ByteBuffer h = deferredHeaders;
+                if (h.remaining() < 32) {
+                    flushDeferred();
+                }
+                if (h.position() > headersFrom) {
+                    deferredSlices[slices++] = h.duplicate().limit(h.position()).position(headersFrom);
+                    headersFrom = h.position();
+                }
+                successHeader(h, r, bytes);
+                deferredSlices[slices++] = h.duplicate().limit(h.position()).position(headersFrom);
+                headersFrom = h.position();
+                for (ByteBuffer b : data) {
+                    deferredSlices[slices++] = b;
+                }
+                deferredCount++;
+                flushDeferred();
+                return;
+            }
+            lock.lock();
+            try {
+                header.clear();
+                successHeader(header, r, bytes);
+                header.flip();
+                lentGather[0] = header;
+                System.arraycopy(data, 0, lentGather, 1, data.length);
+                sendAll(lentGather, 1 + data.length);
+                java.util.Arrays.fill(lentGather, null);
+            } finally {
+                lock.unlock();
+            }
+        } finally {
+            lentPending.decrementAndGet();
+        }
+    }
+
+    /**
+     * Whether a lent reply has been waiting for longer than {@code limitNanos} on a send that does not complete:
+     * the client stopped reading while a range of the device is held for it.
+     */
+    boolean stalledWithLent(long now, long limitNanos) {
+        long since = sendingSince;
+        return lentPending.get() > 0 && since != 0 && now - since > limitNanos;
     }
 
     /** Sends the deferred replies, in one gathering write where the channel allows; reader thread only. */
@@ -158,6 +229,7 @@ final class ReplyWriter {
      * even for a READ, no payload (the spec's rule for a simple reply that carries an error).
      */
     void error(Request r, int nbdError, String message) {
+        errors.count(r.type, nbdError);
         lock.lock();
         try {
             header.clear();
@@ -176,11 +248,16 @@ final class ReplyWriter {
 
     /** The header of a successful reply into {@code h}; whether {@code data} (a READ's payload) follows it. */
     private boolean successHeader(ByteBuffer h, Request r, ByteBuffer data) {
-        boolean withData = data != null && data.hasRemaining();
+        return successHeader(h, r, data == null ? 0 : data.remaining());
+    }
+
+    /** As above, for {@code dataBytes} of a READ's payload. */
+    private boolean successHeader(ByteBuffer h, Request r, long dataBytes) {
+        boolean withData = dataBytes > 0;
         if (!structured || (!extended && r.type != Nbd.CMD_READ)) {
             h.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(0).putLong(r.cookie);
         } else if (withData) {
-            chunk(h, r, Nbd.REPLY_TYPE_OFFSET_DATA, 8L + data.remaining()).putLong(r.offset);
+            chunk(h, r, Nbd.REPLY_TYPE_OFFSET_DATA, 8L + dataBytes).putLong(r.offset);
         } else {
             chunk(h, r, Nbd.REPLY_TYPE_NONE, 0);
         }
@@ -207,6 +284,7 @@ final class ReplyWriter {
         if (broken) {
             return;
         }
+        sendingSince = System.nanoTime() | 1; // never 0 while sending
         try {
             if (ch instanceof GatheringByteChannel g) {
                 for (int first = 0; first < n; ) {
@@ -228,13 +306,15 @@ final class ReplyWriter {
             } catch (IOException ignored) {
                 // closing a broken socket
             }
+        } finally {
+            sendingSince = 0;
         }
     }
 
     private static byte[] message(String message) {
         String m = message == null ? "" : message;
-        if (m.length() > MESSAGE_CHARS_MAX) {
-            m = m.substring(0, MESSAGE_CHARS_MAX);
+        if (m.length() > MAX_MESSAGE_CHARS) {
+            m = m.substring(0, MAX_MESSAGE_CHARS);
         }
         return m.getBytes(StandardCharsets.UTF_8);
     }

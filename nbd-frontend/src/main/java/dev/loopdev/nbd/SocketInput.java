@@ -26,9 +26,23 @@ final class SocketInput {
         this.beforeWaiting = beforeWaiting;
     }
 
+    /** When the read in progress started (System.nanoTime), 0 when none is. */
+    private volatile long readingSince;
+
     private int read(ByteBuffer dst) throws IOException {
         beforeWaiting.run();
-        return ch.read(dst);
+        readingSince = System.nanoTime() | 1; // never 0 while reading
+        try {
+            return ch.read(dst);
+        } finally {
+            readingSince = 0;
+        }
+    }
+
+    /** How long the read in progress has waited for the client, in nanoseconds; 0 when none is. */
+    long waitingNanos(long now) {
+        long since = readingSince;
+        return since == 0 ? 0 : now - since;
     }
 
     /** Fills {@code dst}; an end of stream before it is full is an {@link EOFException}. */

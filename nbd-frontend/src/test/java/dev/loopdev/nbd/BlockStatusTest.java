@@ -1,5 +1,6 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.Errno;
 import dev.loopdev.nbd.testing.NbdTestClient;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -146,7 +147,7 @@ class BlockStatusTest {
                 c.request(0, Nbd.CMD_BLOCK_STATUS, 1, 0, 4096, null);
                 NbdTestClient.Chunk ch = c.chunk();
                 assertEquals(Nbd.REPLY_TYPE_ERROR, ch.type());
-                assertEquals(NbdErrors.EINVAL, ByteBuffer.wrap(ch.payload()).getInt());
+                assertEquals(Errno.EINVAL.code, ByteBuffer.wrap(ch.payload()).getInt());
             }
             server.close();
         }

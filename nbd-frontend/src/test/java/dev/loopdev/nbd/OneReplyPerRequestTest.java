@@ -32,9 +32,9 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(60)
 class OneReplyPerRequestTest {
     private static final int SIZE = 1 << 20;
-    private static final int INLINE_MAX = 4096;
+    private static final int MAX_INLINE_BYTES = 4096;
     /** One request in flight per connection: a leaked charge blocks the next admission for good. */
-    private static final NbdServer.Tuning TIGHT = new NbdServer.Tuning(2, INLINE_MAX, 1 << 20, 1, 8, 60_000);
+    private static final NbdServer.Tuning TIGHT = new NbdServer.Tuning(2, MAX_INLINE_BYTES, 1 << 20, 1, 8, 60_000);
 
     private final byte[] bytes = new byte[SIZE];
     private FaultyDevice device;
@@ -105,38 +105,38 @@ class OneReplyPerRequestTest {
     @Test
     void everyErrorPathAnswersOnceAndReleases() throws IOException {
         List<Case> cases = List.of(
-                Case.refused("unknown command", 0, 99, 0, 0, NbdErrors.EINVAL),
-                Case.refused("flag not valid for READ", Nbd.CMD_FLAG_NO_HOLE, Nbd.CMD_READ, 0, 512, NbdErrors.EINVAL),
-                Case.refused("FLUSH with a length", 0, Nbd.CMD_FLUSH, 0, 512, NbdErrors.EINVAL),
-                Case.refused("READ beyond the end", 0, Nbd.CMD_READ, SIZE - 1, 2, NbdErrors.EINVAL),
-                Case.refused("READ over the maximum", 0, Nbd.CMD_READ, 0, (32 << 20) + 1, NbdErrors.EOVERFLOW),
+                Case.refused("unknown command", 0, 99, 0, 0, Errno.EINVAL.code),
+                Case.refused("flag not valid for READ", Nbd.CMD_FLAG_NO_HOLE, Nbd.CMD_READ, 0, 512, Errno.EINVAL.code),
+                Case.refused("FLUSH with a length", 0, Nbd.CMD_FLUSH, 0, 512, Errno.EINVAL.code),
+                Case.refused("READ beyond the end", 0, Nbd.CMD_READ, SIZE - 1, 2, Errno.EINVAL.code),
+                Case.refused("READ over the maximum", 0, Nbd.CMD_READ, 0, (32 << 20) + 1, Errno.EOVERFLOW.code),
                 Case.refused("WRITE beyond the end (payload skipped)", 0, Nbd.CMD_WRITE, SIZE, 4096,
-                        NbdErrors.ENOSPC),
+                        Errno.ENOSPC.code),
                 Case.refused("BLOCK_STATUS without a meta context", 0, Nbd.CMD_BLOCK_STATUS, 0, 512,
-                        NbdErrors.EINVAL),
+                        Errno.EINVAL.code),
                 Case.failing("READ on the reader fails", 0, Nbd.CMD_READ, 512, Op.READ, errno(Errno.EIO),
-                        NbdErrors.EIO),
-                Case.failing("READ on a worker fails", 0, Nbd.CMD_READ, INLINE_MAX * 4, Op.READ, errno(Errno.EIO),
-                        NbdErrors.EIO),
+                        Errno.EIO.code),
+                Case.failing("READ on a worker fails", 0, Nbd.CMD_READ, MAX_INLINE_BYTES * 4, Op.READ, errno(Errno.EIO),
+                        Errno.EIO.code),
                 Case.failing("READ hits a mapped page's fault", 0, Nbd.CMD_READ, 512, Op.READ,
-                        new InternalError("a fault occurred in an unsafe memory access"), NbdErrors.EIO),
-                Case.failing("READ hits a bug", 0, Nbd.CMD_READ, INLINE_MAX * 4, Op.READ,
-                        new IllegalStateException("a bug"), NbdErrors.EIO),
+                        new InternalError("a fault occurred in an unsafe memory access"), Errno.EIO.code),
+                Case.failing("READ hits a bug", 0, Nbd.CMD_READ, MAX_INLINE_BYTES * 4, Op.READ,
+                        new IllegalStateException("a bug"), Errno.EIO.code),
                 Case.failing("WRITE on the reader fails", 0, Nbd.CMD_WRITE, 512, Op.WRITE, errno(Errno.ENOSPC),
-                        NbdErrors.ENOSPC),
+                        Errno.ENOSPC.code),
                 Case.failing("FUA WRITE on a worker fails", Nbd.CMD_FLAG_FUA, Nbd.CMD_WRITE, 512, Op.WRITE,
-                        errno(Errno.EIO), NbdErrors.EIO),
-                Case.failing("WRITE with an I/O error from the JDK", 0, Nbd.CMD_WRITE, INLINE_MAX * 2, Op.WRITE,
-                        new IOException("No space left on device"), NbdErrors.ENOSPC),
-                Case.failing("FLUSH fails", 0, Nbd.CMD_FLUSH, 0, Op.FLUSH, errno(Errno.EIO), NbdErrors.EIO),
-                Case.failing("TRIM fails", 0, Nbd.CMD_TRIM, 4096, Op.TRIM, errno(Errno.EIO), NbdErrors.EIO),
+                        errno(Errno.EIO), Errno.EIO.code),
+                Case.failing("WRITE with an I/O error from the JDK", 0, Nbd.CMD_WRITE, MAX_INLINE_BYTES * 2, Op.WRITE,
+                        new IOException("No space left on device"), Errno.ENOSPC.code),
+                Case.failing("FLUSH fails", 0, Nbd.CMD_FLUSH, 0, Op.FLUSH, errno(Errno.EIO), Errno.EIO.code),
+                Case.failing("TRIM fails", 0, Nbd.CMD_TRIM, 4096, Op.TRIM, errno(Errno.EIO), Errno.EIO.code),
                 Case.failing("WRITE_ZEROES fails", 0, Nbd.CMD_WRITE_ZEROES, 4096, Op.ZERO, errno(Errno.ENOSPC),
-                        NbdErrors.ENOSPC),
+                        Errno.ENOSPC.code),
                 Case.failing("FAST_ZERO cannot be fast", Nbd.CMD_FLAG_FAST_ZERO, Nbd.CMD_WRITE_ZEROES, 4096,
-                        Op.ZERO_FAST, errno(Errno.ENOTSUP), NbdErrors.ENOTSUP),
+                        Op.ZERO_FAST, errno(Errno.ENOTSUP), Errno.ENOTSUP.code),
                 Case.failing("other ENOTSUP is EINVAL", 0, Nbd.CMD_WRITE_ZEROES, 4096, Op.ZERO,
-                        errno(Errno.ENOTSUP), NbdErrors.EINVAL),
-                Case.failing("CACHE fails", 0, Nbd.CMD_CACHE, 4096, Op.READ, errno(Errno.EIO), NbdErrors.EIO));
+                        errno(Errno.ENOTSUP), Errno.EINVAL.code),
+                Case.failing("CACHE fails", 0, Nbd.CMD_CACHE, 4096, Op.READ, errno(Errno.EIO), Errno.EIO.code));
         byte[] before = bytes.clone();
         long cookie = 1000;
         try (NbdTestClient c = NbdTestClient.connect(address)) {
@@ -175,7 +175,7 @@ class OneReplyPerRequestTest {
                 c.request(0, type, ++cookie, 0, 4096, type == Nbd.CMD_WRITE ? new byte[4096] : null);
                 Reply r = readReply(c, Map.of());
                 assertEquals(cookie, r.cookie());
-                assertEquals(NbdErrors.EPERM, r.error(), Nbd.commandName(type));
+                assertEquals(Errno.EPERM.code, r.error(), Nbd.commandName(type));
             }
             assertNoFurtherReplies(c);
         }
@@ -198,7 +198,7 @@ class OneReplyPerRequestTest {
             Reply r = readReply(c, Map.of());
             assertEquals(1, r.cookie());
             assertEquals(Nbd.REPLY_TYPE_ERROR, r.type());
-            assertEquals(NbdErrors.EIO, r.error());
+            assertEquals(Errno.EIO.code, r.error());
             device.heal();
             c.request(0, Nbd.CMD_BLOCK_STATUS, 2, 0, 4096, null);
             assertEquals(Nbd.REPLY_TYPE_BLOCK_STATUS, readReply(c, Map.of()).type());
@@ -224,7 +224,7 @@ class OneReplyPerRequestTest {
     @Test
     void pipelinedMixOfSuccessesAndFailures() throws Exception {
         server.close();
-        server = new NbdServer(new Export("rw", device), new NbdServer.Tuning(2, INLINE_MAX, 8 << 20, 64, 8, 60_000));
+        server = new NbdServer(new Export("rw", device), new NbdServer.Tuning(2, MAX_INLINE_BYTES, 8 << 20, 64, 8, 60_000));
         address = server.listenTcp(new InetSocketAddress("127.0.0.1", 0));
         AtomicInteger calls = new AtomicInteger();
         java.util.function.Supplier<Throwable> everyThird =
@@ -238,7 +238,7 @@ class OneReplyPerRequestTest {
                 try {
                     for (int i = 0; i < requests; i++) {
                         int kind = rnd.nextInt(10);
-                        int length = rnd.nextBoolean() ? 512 : INLINE_MAX * 2;
+                        int length = rnd.nextBoolean() ? 512 : MAX_INLINE_BYTES * 2;
                         long offset = rnd.nextInt(SIZE / 512 - 64) * 512L;
                         if (kind < 5) {
                             c.send(0, Nbd.CMD_READ, offset, length, null);
@@ -259,7 +259,7 @@ class OneReplyPerRequestTest {
             for (int i = 0; i < requests; i++) {
                 NbdTestClient.SimpleReply r = c.receive(); // a READ's data comes with it when it succeeded
                 errors += r.error() == 0 ? 0 : 1;
-                assertTrue(r.error() == 0 || r.error() == NbdErrors.EIO, "error " + r.error());
+                assertTrue(r.error() == 0 || r.error() == Errno.EIO.code, "error " + r.error());
                 answers.merge(r.cookie(), 1, Integer::sum);
             }
             sender.join();
@@ -296,7 +296,7 @@ class OneReplyPerRequestTest {
             c.request(0, Nbd.CMD_FLUSH, 7, 0, 0, null); // FLUSH never runs on the reader
             Reply r = readReply(c, Map.of());
             assertEquals(7, r.cookie());
-            assertEquals(NbdErrors.ESHUTDOWN, r.error());
+            assertEquals(Errno.ESHUTDOWN.code, r.error());
             c.request(0, Nbd.CMD_READ, 8, 0, 512, null); // inline: still served
             assertEquals(0, readReply(c, Map.of(8L, 512)).error());
             assertNoFurtherReplies(c);

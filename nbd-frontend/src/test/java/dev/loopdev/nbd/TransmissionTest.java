@@ -1,5 +1,6 @@
 package dev.loopdev.nbd;
 
+import dev.loopdev.Errno;
 import dev.loopdev.nbd.testing.NbdTestClient;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -95,7 +96,7 @@ class TransmissionTest {
             assertEquals(Nbd.REPLY_TYPE_ERROR, k.type());
             assertEquals(Nbd.REPLY_FLAG_DONE, k.flags());
             ByteBuffer p = ByteBuffer.wrap(k.payload());
-            assertEquals(NbdErrors.EINVAL, p.getInt());
+            assertEquals(Errno.EINVAL.code, p.getInt());
             int n = Short.toUnsignedInt(p.getShort());
             assertEquals(p.remaining(), n);
             assertTrue(StandardCharsets.UTF_8.decode(p).toString().contains("beyond the end"));
@@ -105,11 +106,11 @@ class TransmissionTest {
     @Test
     void rangesBeyondTheEnd() throws IOException {
         try (NbdTestClient c = fx.client(false)) {
-            assertEquals(NbdErrors.EINVAL, error(c, 0, Nbd.CMD_READ, SIZE - 1, 2, null));
-            assertEquals(NbdErrors.EINVAL, error(c, 0, Nbd.CMD_READ, -512L, 512, null)); // 2^64 - 512
-            assertEquals(NbdErrors.ENOSPC, error(c, 0, Nbd.CMD_WRITE, SIZE, 512, new byte[512]));
-            assertEquals(NbdErrors.ENOSPC, error(c, 0, Nbd.CMD_WRITE_ZEROES, SIZE - 512, 1024, null));
-            assertEquals(NbdErrors.EINVAL, error(c, 0, Nbd.CMD_TRIM, SIZE - 512, 1024, null));
+            assertEquals(Errno.EINVAL.code, error(c, 0, Nbd.CMD_READ, SIZE - 1, 2, null));
+            assertEquals(Errno.EINVAL.code, error(c, 0, Nbd.CMD_READ, -512L, 512, null)); // 2^64 - 512
+            assertEquals(Errno.ENOSPC.code, error(c, 0, Nbd.CMD_WRITE, SIZE, 512, new byte[512]));
+            assertEquals(Errno.ENOSPC.code, error(c, 0, Nbd.CMD_WRITE_ZEROES, SIZE - 512, 1024, null));
+            assertEquals(Errno.EINVAL.code, error(c, 0, Nbd.CMD_TRIM, SIZE - 512, 1024, null));
             assertEquals(0, error(c, 0, Nbd.CMD_READ, SIZE - 512, 512, null)); // the last sector is fine
         }
         assertArrayEquals(fx.initial, Files.readAllBytes(fx.image));
@@ -118,14 +119,14 @@ class TransmissionTest {
     @Test
     void commandsAndFlagsNotOffered() throws IOException {
         try (NbdTestClient c = fx.client(false)) {
-            assertEquals(NbdErrors.EINVAL, error(c, 0, Nbd.CMD_BLOCK_STATUS, 0, 512, null)); // no meta context
-            assertEquals(NbdErrors.EINVAL, error(c, Nbd.CMD_FLAG_REQ_ONE, Nbd.CMD_READ, 0, 512, null));
-            assertEquals(NbdErrors.EINVAL, error(c, Nbd.CMD_FLAG_FAST_ZERO, Nbd.CMD_TRIM, 0, 512, null));
-            assertEquals(NbdErrors.EINVAL, error(c, 0, 999, 0, 0, null));
-            assertEquals(NbdErrors.EINVAL, error(c, 1 << 9, Nbd.CMD_READ, 0, 512, null));
-            assertEquals(NbdErrors.EINVAL, error(c, Nbd.CMD_FLAG_DF, Nbd.CMD_READ, 0, 512, null)); // simple replies
-            assertEquals(NbdErrors.EINVAL, error(c, Nbd.CMD_FLAG_NO_HOLE, Nbd.CMD_WRITE, 0, 512, new byte[512]));
-            assertEquals(NbdErrors.EINVAL, error(c, 0, Nbd.CMD_FLUSH, 0, 512, null));
+            assertEquals(Errno.EINVAL.code, error(c, 0, Nbd.CMD_BLOCK_STATUS, 0, 512, null)); // no meta context
+            assertEquals(Errno.EINVAL.code, error(c, Nbd.CMD_FLAG_REQ_ONE, Nbd.CMD_READ, 0, 512, null));
+            assertEquals(Errno.EINVAL.code, error(c, Nbd.CMD_FLAG_FAST_ZERO, Nbd.CMD_TRIM, 0, 512, null));
+            assertEquals(Errno.EINVAL.code, error(c, 0, 999, 0, 0, null));
+            assertEquals(Errno.EINVAL.code, error(c, 1 << 9, Nbd.CMD_READ, 0, 512, null));
+            assertEquals(Errno.EINVAL.code, error(c, Nbd.CMD_FLAG_DF, Nbd.CMD_READ, 0, 512, null)); // simple replies
+            assertEquals(Errno.EINVAL.code, error(c, Nbd.CMD_FLAG_NO_HOLE, Nbd.CMD_WRITE, 0, 512, new byte[512]));
+            assertEquals(Errno.EINVAL.code, error(c, 0, Nbd.CMD_FLUSH, 0, 512, null));
             assertEquals(0, error(c, Nbd.CMD_FLAG_FUA, Nbd.CMD_READ, 0, 512, null)); // FUA is valid on any
         }
         assertArrayEquals(fx.initial, Files.readAllBytes(fx.image));
@@ -135,9 +136,9 @@ class TransmissionTest {
     void oversizeRequests() throws IOException {
         int max = 32 << 20;
         try (NbdTestClient c = fx.client(false)) {
-            assertEquals(NbdErrors.EOVERFLOW, error(c, 0, Nbd.CMD_READ, 0, max + 1L, null));
+            assertEquals(Errno.EOVERFLOW.code, error(c, 0, Nbd.CMD_READ, 0, max + 1L, null));
             // a payload that is merely too big is read and dropped; the connection goes on
-            assertEquals(NbdErrors.EOVERFLOW, error(c, 0, Nbd.CMD_WRITE, 0, max + 4096L, new byte[max + 4096]));
+            assertEquals(Errno.EOVERFLOW.code, error(c, 0, Nbd.CMD_WRITE, 0, max + 4096L, new byte[max + 4096]));
             assertEquals(0, error(c, 0, Nbd.CMD_READ, 0, 4096, null));
             // trim and zero carry no payload: no size limit but the device's
             assertEquals(0, error(c, 0, Nbd.CMD_WRITE_ZEROES, 0, SIZE, null));
@@ -185,9 +186,9 @@ class TransmissionTest {
             int flags = c.go("disk", false);
             assertEquals(Nbd.FLAG_READ_ONLY, flags & Nbd.FLAG_READ_ONLY);
             assertEquals(0, flags & (Nbd.FLAG_SEND_TRIM | Nbd.FLAG_SEND_WRITE_ZEROES));
-            assertEquals(NbdErrors.EPERM, error(c, 0, Nbd.CMD_WRITE, 0, 4096, new byte[4096]));
-            assertEquals(NbdErrors.EPERM, error(c, 0, Nbd.CMD_TRIM, 0, 4096, null));
-            assertEquals(NbdErrors.EPERM, error(c, 0, Nbd.CMD_WRITE_ZEROES, 0, 4096, null));
+            assertEquals(Errno.EPERM.code, error(c, 0, Nbd.CMD_WRITE, 0, 4096, new byte[4096]));
+            assertEquals(Errno.EPERM.code, error(c, 0, Nbd.CMD_TRIM, 0, 4096, null));
+            assertEquals(Errno.EPERM.code, error(c, 0, Nbd.CMD_WRITE_ZEROES, 0, 4096, null));
             assertEquals(0, error(c, 0, Nbd.CMD_READ, 0, 4096, null));
             assertEquals(0, error(c, 0, Nbd.CMD_FLUSH, 0, 0, null));
             assertArrayEquals(ro.initial, Files.readAllBytes(ro.image));

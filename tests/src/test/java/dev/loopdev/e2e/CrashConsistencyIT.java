@@ -1,22 +1,17 @@
 package dev.loopdev.e2e;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.loopdev.e2e.harness.LoopdevServer;
+import dev.loopdev.e2e.harness.ShmTempDir;
 import dev.loopdev.nbd.testing.NbdTestClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Random;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -35,21 +30,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 class CrashConsistencyIT {
     private static final int IMAGE_BYTES = 2 << 20;
     private static final int ITERATIONS = 13; // per variant: 52 kills in all
-    private static final int CONNECTIONS = 3;
 
-    private Path dir;
-
-    @BeforeEach
-    void tmpfs() throws IOException {
-        dir = Files.createTempDirectory(Path.of("/dev/shm"), "loopdev-crash");
-    }
-
-    @AfterEach
-    void clean() throws IOException {
-        try (var files = Files.walk(dir)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
+    @TempDir(factory = ShmTempDir.class)
+    Path dir;
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("dev.loopdev.e2e.Variant#all")
@@ -82,7 +65,8 @@ class CrashConsistencyIT {
                     break;
                 }
                 last = new WriteHistory(now);
-                storm(server, last, seed * 31 + i, 50 + r.nextInt(400));
+                WriteStorm.run(server.socket(), last, seed * 31 + i, 50 + r.nextInt(400),
+                        server::close); // SIGKILL: no flush, no clean close
             }
         }
         assertTrue(acked > ITERATIONS * 100L, "only " + acked + " writes were acknowledged in all");
@@ -90,60 +74,5 @@ class CrashConsistencyIT {
                 + torn + " sectors torn by a write in flight at the kill");
         // The backing file itself, read without the server, holds what the server read back.
         Images.assertSameBytes(v.raw(end, 0), Images.readAll(image), "the backing file after the last restart");
-    }
-
-    /** Writers on {@link #CONNECTIONS} connections for {@code millis}, then SIGKILL while they are still writing. */
-    private static void storm(LoopdevServer server, WriteHistory h, long seed, long millis) throws Exception {
-        AtomicBoolean killed = new AtomicBoolean();
-        AtomicLong ids = new AtomicLong(seed << 20);
-        List<Thread> writers = new ArrayList<>();
-        List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
-        int share = h.sectors() / CONNECTIONS;
-        for (int c = 0; c < CONNECTIONS; c++) {
-            NbdTestClient client = NbdTestClient.open(server.socket());
-            int from = c * share;
-            Random r = new Random(seed + c);
-            Thread t = new Thread(() -> {
-                try (client) {
-                    for (int k = 0; k < 1_000_000 && !killed.get(); k++) {
-                        writeOrFlush(client, h, r, ids, from, share, k);
-                    }
-                } catch (IOException e) {
-                    if (!killed.get()) {
-                        failures.add(e);
-                    }
-                } catch (Throwable e) {
-                    failures.add(e);
-                }
-            }, "storm-" + c);
-            t.start();
-            writers.add(t);
-        }
-        Thread.sleep(millis);
-        killed.set(true);
-        server.close(); // SIGKILL: no flush, no clean close
-        for (Thread t : writers) {
-            t.join(20_000);
-            assertTrue(!t.isAlive(), "a writer hung after the kill");
-        }
-        if (!failures.isEmpty()) {
-            throw new AssertionError("a writer failed before the kill", failures.get(0));
-        }
-    }
-
-    private static void writeOrFlush(NbdTestClient c, WriteHistory h, Random r, AtomicLong ids, int from, int share,
-                                     int k) throws IOException {
-        if (k % 16 == 15) {
-            int[] snapshot = h.flushIssued();
-            assertEquals(0, c.flush(), "FLUSH");
-            h.flushed(snapshot);
-            return;
-        }
-        int count = 1 + r.nextInt(16);
-        int first = from + r.nextInt(share - count + 1);
-        boolean fua = r.nextInt(8) == 0;
-        byte[] payload = h.issue(ids.getAndIncrement(), first, count);
-        assertEquals(0, c.write((long) first * WriteHistory.SECTOR, payload, fua), "WRITE");
-        h.acked(first, count, fua);
     }
 }

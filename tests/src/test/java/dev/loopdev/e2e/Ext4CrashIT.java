@@ -107,14 +107,6 @@ class Ext4CrashIT {
                 List.of("e2fsck", "-fn", image.toString())).exitCode(), "e2fsck -fn after the repair");
     }
 
-    private static void sleepQuietly(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
     /** nbdfuse on the export; returns the file it serves once it is ready. */
     private Path nbdfuse(String uri) throws IOException {
         Nbdfuse n = Nbdfuse.start(dir, dir.resolve("fuse"), uri);

@@ -16,8 +16,10 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -39,11 +41,21 @@ final class FuseExt4 {
      * write files, sync, umount, losetup -d. Returns each file's SHA-256 by path inside the file system.
      */
     static Map<String, String> fill(Path deviceFile, Path mountDir, long seed) throws IOException {
+        return fill(deviceFile, mountDir, seed, List.of());
+    }
+
+    /** As {@link #fill(Path, Path, long)}, with more options for mkfs.ext4 (e.g. {@code -b 4096}). */
+    static Map<String, String> fill(Path deviceFile, Path mountDir, long seed, List<String> mkfsOptions)
+            throws IOException {
         Map<String, String> files;
         try (FuseCleanup undo = new FuseCleanup()) {
             String loop = Tools.ok("losetup", "-f", "--show", deviceFile.toString()).stdout().trim();
             undo.add(() -> Tools.ok("losetup", "-d", loop));
-            Tools.ok(MKFS_TIMEOUT, "mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", loop);
+            List<String> mkfs = new ArrayList<>(List.of("mkfs.ext4", "-q", "-F", "-E",
+                    "lazy_itable_init=0,lazy_journal_init=0"));
+            mkfs.addAll(mkfsOptions);
+            mkfs.add(loop);
+            Tools.ok(MKFS_TIMEOUT, mkfs.toArray(String[]::new));
             Files.createDirectories(mountDir);
             Tools.ok("mount", "-t", "ext4", loop, mountDir.toString());
             undo.add(() -> Tools.ok("umount", mountDir.toString()));

@@ -1,7 +1,6 @@
 package dev.loopdev.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.loopdev.e2e.harness.LoopdevServer;
 import dev.loopdev.e2e.harness.Nbdfuse;
@@ -11,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /** Starting the frontends a scenario stacks, each registering its own teardown with a {@link FuseCleanup}. */
 final class FuseStack {

@@ -26,7 +26,10 @@ import java.util.Random;
  * GO, LIST and STRUCTURED_REPLY with data, an unknown export name), in random order, then one way of ending: GO or
  * EXPORT_NAME and a read of known data, or one the server must answer by closing (bad client flags, bad option
  * magic, an option too large to be honest, an unknown name to EXPORT_NAME, too many options, ABORT), or the client
- * cutting an option short or vanishing.
+ * cutting an option short or vanishing. And the slow ones: GO sent a few bytes at a time with pauses (served, well
+ * within the handshake limit), or a client that stops half-way through a message, or sends nothing at all: those
+ * are left {@linkplain #lingering() lingering} for the caller to see closed by the server once the limit has passed,
+ * while the next rounds go on.
  */
 final class HandshakeFuzzer {
     static final int REP_SERVER = 2;
@@ -36,13 +39,18 @@ final class HandshakeFuzzer {
     static final int ERR_UNKNOWN = 0x80000006;
 
     enum Ending { GO, EXPORT_NAME, EXPORT_NAME_UNKNOWN, ABORT, BAD_CLIENT_FLAGS, BAD_OPTION_MAGIC, OVERSIZED_OPTION,
-        TRUNCATED_OPTION, TOO_MANY_OPTIONS, VANISH }
+        TRUNCATED_OPTION, TOO_MANY_OPTIONS, VANISH, TRICKLED_GO, STALLED, IDLE }
+
+    /** A client left connected, mid-handshake, since {@code sinceNanos}: the server must close it at its limit. */
+    record Lingering(NbdTestClient client, long sinceNanos, String what) {
+    }
 
     private final Random r;
     private final long exportSize;
     private final long knownOffset;
     private final byte[] known;
     final List<String> log = new ArrayList<>();
+    private Lingering lingering;
 
     /** {@code known} is what the export holds at {@code knownOffset}: a session that gets through reads it. */
     HandshakeFuzzer(Random r, long exportSize, long knownOffset, byte[] known) {
@@ -54,7 +62,13 @@ final class HandshakeFuzzer {
 
     Ending run(Path socket) throws IOException {
         Ending end = Ending.values()[r.nextInt(Ending.values().length)];
-        try (NbdTestClient c = NbdTestClient.connect(socket)) {
+        long since = System.nanoTime();
+        NbdTestClient c = NbdTestClient.connect(socket);
+        try {
+            if (end == Ending.IDLE) {
+                lingering = new Lingering(c, since, "a client that sent nothing");
+                return end;
+            }
             assertEquals(3, c.greeting() & 3, "fixed newstyle and no zeroes offered");
             if (end == Ending.BAD_CLIENT_FLAGS) {
                 c.sendBytes(ByteBuffer.allocate(4).putInt(1 | 4 << r.nextInt(29)).flip());
@@ -67,15 +81,65 @@ final class HandshakeFuzzer {
                 answeredOption(c);
             }
             log.add("end " + end);
+            if (end == Ending.STALLED) {
+                byte[] go = goOption();
+                int cut = 1 + r.nextInt(go.length - 1);
+                trickle(c, java.util.Arrays.copyOf(go, cut), 50);
+                lingering = new Lingering(c, since, "a client that stopped after " + cut + " bytes of GO");
+                return end;
+            }
             ending(c, end, noZeroes);
+        } finally {
+            if (lingering == null) {
+                c.close();
+            }
         }
         return end;
+    }
+
+    /** The client this round left mid-handshake, or null. */
+    Lingering lingering() {
+        return lingering;
+    }
+
+    /** GO for the default export, as bytes on the wire. */
+    private static byte[] goOption() {
+        byte[] data = NbdTestClient.infoRequest("", Nbd.INFO_BLOCK_SIZE);
+        return ByteBuffer.allocate(16 + data.length).putLong(Nbd.IHAVEOPT).putInt(OPT_GO).putInt(data.length)
+                .put(data).array();
+    }
+
+    /** Sends {@code bytes} a few at a time, with pauses adding up to at most {@code pauseMillisMax}. */
+    private void trickle(NbdTestClient c, byte[] bytes, int pauseMillisMax) throws IOException {
+        int pauses = Math.max(1, pauseMillisMax);
+        for (int at = 0; at < bytes.length; ) {
+            int n = Math.min(bytes.length - at, 1 + r.nextInt(3));
+            c.sendBytes(ByteBuffer.wrap(bytes, at, n));
+            at += n;
+            int pause = Math.min(pauses, r.nextInt(15));
+            pauses -= pause;
+            sleep(pause);
+        }
+    }
+
+    private static void sleep(int millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void ending(NbdTestClient c, Ending end, boolean noZeroes) throws IOException {
         switch (end) {
             case GO -> {
                 c.goOnly("");
+                transmission(c);
+            }
+            case TRICKLED_GO -> {
+                trickle(c, goOption(), 300);
+                List<NbdTestClient.OptionReply> replies = c.optionReplies();
+                assertEquals(REP_ACK, replies.get(replies.size() - 1).type(), "GO sent a few bytes at a time");
                 transmission(c);
             }
             case EXPORT_NAME -> {

@@ -26,11 +26,19 @@ import org.junit.jupiter.api.io.TempDir;
  * time. Throughout, a bystander connection opened first holds known data (written with FUA before the fuzzing):
  * after every round the server must be alive, the bystander must still be served and read its data back intact,
  * and what the round touched must hold what the model says. Every few rounds nbdinfo must still connect.
+ *
+ * <p>The server's handshake limit is {@link #HANDSHAKE_LIMIT_SECONDS}: clients that stall or stay silent while
+ * negotiating must be closed once it passes, never before, while the rounds go on; clients that negotiated and
+ * then fell silent must never be.
  */
 class ProtocolFuzzIT {
     private static final long MiB = 1 << 20;
     private static final long IMAGE_BYTES = 16 * MiB;
     private static final long BUDGET_NANOS = 25_000_000_000L;
+    private static final int HANDSHAKE_LIMIT_SECONDS = 3;
+    private static final long LIMIT_NANOS = HANDSHAKE_LIMIT_SECONDS * 1_000_000_000L;
+    /** How late a close at the limit may come on a loaded host. */
+    private static final long LATE_NANOS = 10_000_000_000L;
 
     @TempDir
     Path dir;
@@ -43,7 +51,7 @@ class ProtocolFuzzIT {
     @BeforeEach
     void serveAndWriteKnownData() throws IOException {
         image = Images.sparse(dir, "disk.img", IMAGE_BYTES);
-        server = LoopdevServer.unix(dir, image);
+        server = LoopdevServer.unix(dir, image, "--handshake-limit", Integer.toString(HANDSHAKE_LIMIT_SECONDS));
         bystander = NbdTestClient.open(server.socket());
         assertEquals(IMAGE_BYTES, bystander.exportSize());
         new Random(5).nextBytes(known);
@@ -62,6 +70,7 @@ class ProtocolFuzzIT {
     void fuzzedNegotiations() {
         long seed = Seeds.seed(0x5eed_0001L);
         Map<HandshakeFuzzer.Ending, Integer> endings = new EnumMap<>(HandshakeFuzzer.Ending.class);
+        List<HandshakeFuzzer.Lingering> lingering = new ArrayList<>();
         long deadline = System.nanoTime() + BUDGET_NANOS;
         int rounds = 0;
         for (; rounds < 1000 && System.nanoTime() < deadline; rounds++) {
@@ -73,16 +82,76 @@ class ProtocolFuzzIT {
                 } catch (Throwable t) {
                     throw new AssertionError(String.join("\n", f.log) + "\n--- server log ---\n" + server.stderr(), t);
                 }
+                if (f.lingering() != null) {
+                    lingering.add(f.lingering());
+                }
                 assertStillServing(round);
+                lingering.removeIf(ProtocolFuzzIT::closedAtTheLimit);
             });
         }
+        long end = System.nanoTime() + LIMIT_NANOS + LATE_NANOS;
+        while (!lingering.isEmpty() && System.nanoTime() < end) {
+            lingering.removeIf(ProtocolFuzzIT::closedAtTheLimit);
+            Seeds.reproducible(seed, "waiting for the handshake limit", () -> Thread.sleep(50));
+        }
+        assertTrue(lingering.isEmpty(), () -> lingering.size() + " clients still open mid-handshake, e.g. "
+                + lingering.get(0).what());
         assertTrue(rounds >= 50, "only " + rounds + " rounds in the time budget");
         assertEquals(HandshakeFuzzer.Ending.values().length, endings.size(), "every ending was tried: " + endings);
         stopCleanlyAndCheckTheFile();
     }
 
+    /**
+     * Whether the server has closed a client left mid-handshake: never before the limit, and not long after it
+     * (fails then). Reads whatever it was sent (the greeting, perhaps) without waiting.
+     */
+    private static boolean closedAtTheLimit(HandshakeFuzzer.Lingering l) {
+        long age = System.nanoTime() - l.sinceNanos();
+        boolean closed;
+        try {
+            java.nio.ByteBuffer sink = java.nio.ByteBuffer.allocate(4096);
+            int n;
+            while ((n = l.client().channel().read(sink.clear())) > 0) {
+                // what the server said before it stopped listening
+            }
+            closed = n < 0;
+        } catch (IOException reset) {
+            closed = true;
+        }
+        if (closed) {
+            l.client().close();
+            assertTrue(age >= LIMIT_NANOS, () -> l.what() + " was closed after " + age / 1_000_000
+                    + " ms, before the handshake limit");
+        } else {
+            assertTrue(age < LIMIT_NANOS + LATE_NANOS, () -> l.what() + " still open after " + age / 1_000_000
+                    + " ms");
+        }
+        return closed;
+    }
+
+    /**
+     * The request fuzzer, next to a client that negotiated and then stays silent for the whole run (it must be
+     * served at the end, long past the handshake limit) and one that connected and never negotiated (closed).
+     */
     @Test
-    void fuzzedRequests() {
+    void fuzzedRequests() throws IOException {
+        NbdTestClient silentAfterGo = NbdTestClient.open(server.socket());
+        long since = System.nanoTime();
+        NbdTestClient silentBeforeGo = NbdTestClient.connect(server.socket());
+        try {
+            fuzzRequests();
+            assertTrue(System.nanoTime() - since > LIMIT_NANOS, "the run was shorter than the handshake limit");
+            assertArrayEquals(known, silentAfterGo.read(0, known.length), "a client silent since it negotiated");
+            assertTrue(closedAtTheLimit(new HandshakeFuzzer.Lingering(silentBeforeGo, since, "a silent client")),
+                    "a client that never negotiated is closed");
+        } finally {
+            silentAfterGo.close();
+            silentBeforeGo.close();
+        }
+        stopCleanlyAndCheckTheFile();
+    }
+
+    private void fuzzRequests() {
         long seed = Seeds.seed(0x5eed_0002L);
         Model model = new Model(MiB, (int) (8 * MiB));
         Map<RequestFuzzer.Ending, Integer> endings = new EnumMap<>(RequestFuzzer.Ending.class);
@@ -107,7 +176,6 @@ class ProtocolFuzzIT {
         assertEquals(RequestFuzzer.Ending.values().length, endings.size(), "every ending was tried: " + endings);
         Seeds.reproducible(seed, "the whole model region", () -> model.assertMatches(MiB,
                 bystander.read(MiB, (int) (8 * MiB)), "model region at the end"));
-        stopCleanlyAndCheckTheFile();
     }
 
     /**
@@ -197,7 +265,8 @@ class ProtocolFuzzIT {
         for (int i = 0; i < connections; i++) {
             Images.assertSameBytes(written[i], bystander.read((i + 1) * MiB, (int) MiB), "connection " + i + "'s MiB");
         }
-        assertArrayEquals(new byte[65536], bystander.read(8 * MiB, 65536), "a write cut short was applied");
+        // The vandals' writes, cut short, may have landed as far as they arrived (zeros over zeros), nothing else.
+        assertArrayEquals(new byte[65536], bystander.read(8 * MiB, 65536), "a write cut short left foreign bytes");
         stopCleanlyAndCheckTheFile();
     }
 

@@ -32,8 +32,10 @@ import java.util.Set;
  *
  * <p>Requests in a batch may run in any order, so each one gets slots (4 KiB) of the model region that nothing
  * else in the batch touches. The model is updated when a request is sent; a round whose replies are never read
- * marks its writes unknown (the server may or may not have run them), except that a WRITE whose payload was cut
- * short, and anything after DISC, must never be applied: those slots stay known.
+ * marks its writes unknown (the server may or may not have run them). A WRITE whose payload was cut short may
+ * have landed as far as its payload arrived (received in place, its own unacknowledged range may be torn) and no
+ * further: the sectors of what was sent become unknown, the rest of its slots stay known. Anything after DISC
+ * must never be applied: those slots stay known.
  */
 final class RequestFuzzer {
     static final int SLOT = 4096;
@@ -101,7 +103,11 @@ final class RequestFuzzer {
                 long[] s = slots(1 + r.nextInt(4));
                 ByteBuffer w = header(CMD_WRITE, 0, s[0], (int) s[1]);
                 c.sendBytes(w);
-                c.sendBytes(ByteBuffer.wrap(random(r.nextInt((int) s[1]))));
+                int sent = r.nextInt((int) s[1]);
+                c.sendBytes(ByteBuffer.wrap(random(sent)));
+                if (sent > 0) {
+                    model.forget(s[0], sent);
+                }
                 if (end == Ending.CUT_PAYLOAD) {
                     c.shutdownOutput();
                     collectUntilEnd(c);

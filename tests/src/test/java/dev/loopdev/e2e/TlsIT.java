@@ -1,5 +1,6 @@
 package dev.loopdev.e2e;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -88,6 +89,36 @@ class TlsIT {
             Tools.Result plain = Tools.run("nbdinfo", "nbd+unix:///?socket=" + server.socket());
             assertNotEquals(0, plain.exitCode(), () -> "plaintext under --tls require\n" + plain.describe());
             server.stop();
+        }
+    }
+
+    /** Credentials without --tls mean TLS required, as qemu-nbd does: a plaintext client reads nothing. */
+    @Test
+    void credentialsAloneRequireTls() {
+        Path image = Images.random(dir, "disk.img", MiB, 23);
+        Path keys = pskFile();
+        try (LoopdevServer server = LoopdevServer.unix(dir, image, "--tls-psk", keys.toString())) {
+            assertTrue(server.uri().startsWith("nbds+unix://alice@/"), server.uri());
+            Tools.Result plain = Tools.run("nbdinfo", "nbd+unix:///?socket=" + server.socket());
+            assertNotEquals(0, plain.exitCode(), () -> "plaintext read without --tls\n" + plain.describe());
+            assertTrue(plain.stdout().contains("without TLS"), plain::describe); // and then refused, as nbdkit does
+            copyAndCompare(server.uri(), image);
+            server.stop();
+            assertFalse(server.stderr().contains("warning"), server.stderr());
+        }
+    }
+
+    /** --tls on stays for "optional": plaintext clients are served, and the log says so loudly. */
+    @Test
+    void tlsOnIsOptionalAndSaysSo() {
+        Path image = Images.random(dir, "disk.img", MiB, 24);
+        Path keys = pskFile();
+        try (LoopdevServer server = LoopdevServer.unix(dir, image, "--tls", "on", "--tls-psk", keys.toString())) {
+            copyAndCompare("nbd+unix:///?socket=" + server.socket(), image);
+            copyAndCompare(server.uri(), image);
+            server.stop();
+            assertTrue(server.stderr().contains("loopdev: warning: --tls on: TLS is optional, so a client that does "
+                    + "not ask for it reads and writes the disk in plain text"), server.stderr());
         }
     }
 

@@ -45,10 +45,15 @@ class VmAttachIT {
         r.assertPassed(steps);
 
         String json = Files.readString(work.resolve("list.json"));
-        assertTrue(json.contains("\"device\": \"/dev/nbd1\"") && json.contains("\"image\": \"/tmp/a.img\"")
-                && json.contains("\"connections\": 2") && json.contains("\"netlink\": true"), "list --json: " + json);
+        // losetup --json's shape: {"nbddevices": [{"name": ..., "back-file": ..., ...}]}
+        assertTrue(json.strip().startsWith("{") && json.contains("\"nbddevices\": [")
+                && json.contains("\"name\": \"/dev/nbd1\"") && json.contains("\"back-file\": \"/tmp/a.img\"")
+                && json.contains("\"sizelimit\": 0") && json.contains("\"offset\": 0") && json.contains("\"ro\": false")
+                && json.contains("\"log-sec\": 512") && json.contains("\"connections\": 2")
+                && json.contains("\"netlink\": true"), "list --json: " + json);
         String table = Files.readString(work.resolve("list.txt"));
-        assertTrue(table.contains("/dev/nbd1") && table.contains("/tmp/a.img"), "list: " + table);
+        assertTrue(table.startsWith("NAME ") && table.contains(" BACK-FILE ") && table.contains("/dev/nbd1")
+                && table.contains("/tmp/a.img"), "list: " + table);
         Path img = work.resolve("attached.img");
         VmExt4.assertFsckClean(img);
         VmExt4.assertChecksums(img, work.resolve("sums-attach"), work);

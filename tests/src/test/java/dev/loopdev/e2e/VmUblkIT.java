@@ -53,9 +53,11 @@ class VmUblkIT {
         r.assertPassed(steps);
 
         String json = Files.readString(work.resolve("list.json"));
-        for (String expected : new String[] {"\"device\": \"/dev/ublkb0\"", "\"image\": \"/tmp/a.img\"", "\"queues\": 2",
-                "\"device\": \"/dev/ublkb1\"", "\"transform\": \"xor\"", "\"writePath\": \"positional\"",
-                "\"device\": \"/dev/ublkb2\"", "\"device\": \"/dev/ublkb3\"", "\"depth\": 16"}) {
+        assertTrue(json.contains("\"ublkdevices\": ["), "losetup --json's shape: " + json);
+        for (String expected : new String[] {"\"name\": \"/dev/ublkb0\"", "\"back-file\": \"/tmp/a.img\"",
+                "\"queues\": 2", "\"name\": \"/dev/ublkb1\"", "\"transform\": \"xor\"",
+                "\"write-path\": \"positional\"", "\"name\": \"/dev/ublkb2\"", "\"name\": \"/dev/ublkb3\"",
+                "\"depth\": 16"}) {
             assertTrue(json.contains(expected), expected + " in list --json: " + json);
         }
         assertTrue(Files.readString(work.resolve("list-dead.txt")).contains("/dev/ublkb3"));

@@ -23,6 +23,8 @@ final class WriteHistory {
     private final int[] acked;
     private final int[] durable;
     int torn;
+    /** After a power cut: sectors whose last acknowledged write was lost (it was not durable, so it may be). */
+    int lost;
 
     /** {@code device} is what the device held when the storm began. */
     WriteHistory(byte[] device) {
@@ -82,6 +84,18 @@ final class WriteHistory {
      * pwrite copies whole pages before it looks at a fatal signal. Such sectors are counted in {@link #torn}.
      */
     synchronized String check(byte[] device, boolean tornInFlight) {
+        return check(device, tornInFlight, true);
+    }
+
+    /**
+     * As {@link #check(byte[], boolean)} after a power cut, which may lose what was acknowledged but not made
+     * durable: each sector must hold its baseline or a write issued to it, never older than its last durable one.
+     */
+    synchronized String checkAfterPowerCut(byte[] device, boolean tornInFlight) {
+        return check(device, tornInFlight, false);
+    }
+
+    private String check(byte[] device, boolean tornInFlight, boolean keepsAcknowledged) {
         for (int s = 0; s < acked.length; s++) {
             byte[] now = Arrays.copyOfRange(device, s * SECTOR, (s + 1) * SECTOR);
             List<Long> writes = issued.get(s);
@@ -104,7 +118,10 @@ final class WriteHistory {
             if (which < durable[s]) {
                 return "sector " + s + ": durable write #" + durable[s] + " lost, the sector holds #" + which;
             }
-            if (which < acked[s]) {
+            if (!keepsAcknowledged && which < acked[s]) {
+                lost++;
+            }
+            if (keepsAcknowledged && which < acked[s]) {
                 return "sector " + s + ": acknowledged write #" + acked[s] + " lost (not durable yet, but a killed "
                         + "process must not lose what reached the page cache), the sector holds #" + which;
             }

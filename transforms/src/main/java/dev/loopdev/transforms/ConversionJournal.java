@@ -4,9 +4,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.logging.Logger;
 import java.util.zip.CRC32C;
 
 /**
@@ -21,46 +23,111 @@ import java.util.zip.CRC32C;
  *
  * <p>During encryption the slot holds plaintext: {@link #wipe()} zeroes it when the conversion is complete.
  */
-final class ConversionJournal implements AutoCloseable {
+public final class ConversionJournal implements AutoCloseable {
     private static final byte[] MAGIC = "loopdev-conversion-journal-1\n".getBytes(StandardCharsets.US_ASCII);
     private static final int HEADER_BYTES = 4096;
     private static final int SLOT_HEADER_BYTES = 24;
     private static final int SLOT_BYTES = SLOT_HEADER_BYTES + ImageConverter.CHUNK_BYTES;
+    /** Written at the end of the header, and synced, before the slots are wiped: the conversion completed. */
+    private static final byte[] COMPLETE = "complete".getBytes(StandardCharsets.US_ASCII);
+    private static final int COMPLETE_AT = HEADER_BYTES - COMPLETE.length;
+    private static final Logger LOG = Logger.getLogger(ConversionJournal.class.getName());
 
     /** A saved chunk: its original bytes and where they go back. */
     record Slot(long seq, long pos, byte[] data) {
     }
 
+    private final Path path;
     private final FileChannel ch;
 
-    private ConversionJournal(FileChannel ch) {
+    private ConversionJournal(Path path, FileChannel ch) {
+        this.path = path;
         this.ch = ch;
     }
 
-    static Path pathFor(Path image) {
+    public static Path pathFor(Path image) {
         return image.resolveSibling(image.getFileName() + ".loopdev-journal");
     }
 
-    /** Opens the journal of an interrupted run, refusing a different conversion, or starts a new one. */
+    /**
+     * Opens the journal of an interrupted run, refusing a different conversion, or starts a new one. A journal
+     * with no valid slot was left before any chunk was overwritten (a crash or a full disk while it was being
+     * created): the image is as it was, so the journal is simply started again. One that says its conversion
+     * completed (a crash between {@link #wipe()} and its removal) is removed, and nothing is converted twice.
+     */
     static ConversionJournal openOrCreate(Path path, boolean encrypt, long offset, String params) throws IOException {
         byte[] header = header(encrypt, offset, params);
         if (Files.exists(path)) {
-            FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            ByteBuffer found = ByteBuffer.allocate(HEADER_BYTES);
-            ImageConverter.readFully(ch, found, 0);
-            if (!found.flip().equals(ByteBuffer.wrap(header))) {
-                ch.close();
-                throw new IllegalArgumentException(path + " belongs to another conversion ("
-                        + describe(found) + "): finish that one first, with the same options");
+            ConversionJournal j = new ConversionJournal(path, FileChannel.open(path, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE));
+            ByteBuffer found;
+            boolean moved;
+            try {
+                found = j.header();
+                moved = j.newest() != null;
+            } catch (IOException | RuntimeException e) {
+                j.close();
+                throw e;
             }
-            return new ConversionJournal(ch);
+            boolean complete = isComplete(found);
+            if (moved && !complete) {
+                if (!found.equals(ByteBuffer.wrap(header))) {
+                    j.close();
+                    throw new IllegalArgumentException(path + " belongs to another conversion ("
+                            + describe(found) + "): finish that one first, with the same options");
+                }
+                return j;
+            }
+            j.close();
+            Files.delete(path);
+            if (complete) {
+                throw new IllegalStateException(path + ": this conversion had already completed (the journal was "
+                        + "left by a crash just before its removal, and is removed now): nothing to do");
+            }
+            LOG.info(path + ": left before any data was converted; starting again");
         }
         FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
-        ch.write(ByteBuffer.wrap(header), 0);
-        ch.force(true);
+        try {
+            writeFully(ch, ByteBuffer.wrap(header), 0);
+            ch.force(true);
+        } catch (IOException e) {
+            // A journal that cannot be written (ENOSPC) must not stay behind: it would stand in the way later.
+            ch.close();
+            Files.deleteIfExists(path);
+            throw named(path, e);
+        }
         ImageConverter.syncDirectory(path);
-        return new ConversionJournal(ch);
+        return new ConversionJournal(path, ch);
+    }
+
+    /**
+     * What an unfinished in-place conversion of {@code image} was ("encrypt offset=0 aes-xts-plain64 ..."), or
+     * null when there is none: no journal, or one from before any data was converted, or one whose conversion
+     * completed. An image with an unfinished conversion is part converted, part not.
+     */
+    public static String unfinished(Path image) throws IOException {
+        Path path = pathFor(image);
+        if (!Files.exists(path)) {
+            return null;
+        }
+        try (ConversionJournal j = new ConversionJournal(path, FileChannel.open(path, StandardOpenOption.READ))) {
+            ByteBuffer found = j.header();
+            return isComplete(found) || j.newest() == null ? null : describe(found);
+        }
+    }
+
+    /** The journal's header, as much of it as the file holds. */
+    private ByteBuffer header() throws IOException {
+        ByteBuffer found = ByteBuffer.allocate(HEADER_BYTES); // zeros where a torn file ends early
+        while (found.hasRemaining() && ch.read(found, found.position()) > 0) {
+            // reads until the header is full or the file ends
+        }
+        return found.clear();
+    }
+
+    private static boolean isComplete(ByteBuffer header) {
+        return header.slice(COMPLETE_AT, COMPLETE.length).equals(ByteBuffer.wrap(COMPLETE));
     }
 
     private static byte[] header(boolean encrypt, long offset, String params) {
@@ -86,10 +153,14 @@ final class ConversionJournal implements AutoCloseable {
         slot.putInt(20, (int) crc.getValue()).flip();
         long at = slotAt(seq);
         ByteBuffer half = slot.duplicate().limit(slot.capacity() / 2);
-        writeFully(half, at);
-        crash.at("journal-torn", seq);
-        writeFully(slot.position(slot.capacity() / 2), at);
-        ch.force(false);
+        try {
+            writeFully(ch, half, at);
+            crash.at("journal-torn", seq);
+            writeFully(ch, slot.position(slot.capacity() / 2), at);
+            ch.force(false);
+        } catch (IOException e) {
+            throw named(path, e);
+        }
     }
 
     /** The valid slot with the highest sequence number, or null if none is valid (nothing was overwritten). */
@@ -135,12 +206,18 @@ final class ConversionJournal implements AutoCloseable {
         return new Slot(seq, pos, data);
     }
 
-    /** Zeroes both slots (they may hold plaintext) and syncs, before the journal is deleted. */
+    /**
+     * Marks the conversion complete, then zeroes both slots (they may hold plaintext), syncing each step, before
+     * the journal is deleted. In that order a crash never leaves a journal that looks like one from before the
+     * first chunk, which would be converted again.
+     */
     void wipe() throws IOException {
+        writeFully(ch, ByteBuffer.wrap(COMPLETE), COMPLETE_AT);
+        ch.force(true);
         ByteBuffer zeros = ByteBuffer.allocate(SLOT_BYTES);
         for (int i = 0; i < 2; i++) {
             if (ch.size() > HEADER_BYTES + (long) i * SLOT_BYTES) {
-                writeFully(zeros.clear(), HEADER_BYTES + (long) i * SLOT_BYTES);
+                writeFully(ch, zeros.clear(), HEADER_BYTES + (long) i * SLOT_BYTES);
             }
         }
         ch.force(true);
@@ -151,10 +228,20 @@ final class ConversionJournal implements AutoCloseable {
     }
 
     /** Writes {@code b}'s remaining bytes, each byte i of the buffer going to {@code at + i}. */
-    private void writeFully(ByteBuffer b, long at) throws IOException {
+    private static void writeFully(FileChannel ch, ByteBuffer b, long at) throws IOException {
         while (b.hasRemaining()) {
             ch.write(b, at + b.position());
         }
+    }
+
+    /** ENOSPC and the like say which file they are about. */
+    private static IOException named(Path path, IOException e) {
+        if (e instanceof FileSystemException) {
+            return e;
+        }
+        IOException n = new FileSystemException(path.toString(), null, e.getMessage());
+        n.initCause(e);
+        return n;
     }
 
     @Override

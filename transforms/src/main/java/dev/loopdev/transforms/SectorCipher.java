@@ -55,13 +55,15 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
         /** One block per sector of the chunk, for chain modes that run the chunk's sectors side by side. */
         final byte[] lane = new byte[CHUNK_SECTORS * BLOCK];
         final byte[] laneOut = new byte[CHUNK_SECTORS * BLOCK];
-        /** XTS: the tweak of every block of the chunk. */
-        final byte[] tweaks;
+        /** XTS: the tweak of every block of the chunk, its low and its high 64 bits. */
+        final long[] tweakLo;
+        final long[] tweakHi;
 
         Context(BlockEngine data, BlockEngine iv, boolean xts) {
             this.data = data;
             this.iv = iv;
-            this.tweaks = xts ? new byte[CHUNK_BYTES] : new byte[0];
+            this.tweakLo = new long[xts ? CHUNK_BYTES / BLOCK : 0];
+            this.tweakHi = new long[xts ? CHUNK_BYTES / BLOCK : 0];
         }
 
         void destroy() {
@@ -69,9 +71,11 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
             if (iv != null) {
                 iv.destroy();
             }
-            for (byte[] a : new byte[][] {in, out, lane, laneOut, tweaks}) {
+            for (byte[] a : new byte[][] {in, out, lane, laneOut}) {
                 Arrays.fill(a, (byte) 0);
             }
+            Arrays.fill(tweakLo, 0L);
+            Arrays.fill(tweakHi, 0L);
         }
     }
 

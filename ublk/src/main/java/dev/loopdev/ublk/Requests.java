@@ -26,6 +26,15 @@ final class Requests {
         this.name = name;
     }
 
+    /** The edge's one range check: the device below assumes requests lie within it. */
+    private void checkRange(long offset, long length) throws BlockDeviceException {
+        long size = device.size();
+        if (offset < 0 || offset > size || length > size - offset) {
+            throw new BlockDeviceException(Errno.EINVAL, "request [" + Long.toUnsignedString(offset) + ", +" + length
+                    + ") is outside the device of " + size + " bytes");
+        }
+    }
+
     /**
      * Serves {@code op_flags}, {@code startSector} and {@code sectors} (512-byte units, whatever the logical block
      * size) of one descriptor; {@code buffer} is the tag's buffer, where WRITE data already is and READ data goes.
@@ -38,7 +47,7 @@ final class Requests {
         boolean fua = (opFlags & IO_F_FUA) != 0;
         try {
             if (op != UblkAbi.OP_FLUSH) { // a flush's sector and length mean nothing
-                device.checkRange(offset, length);
+                checkRange(offset, length);
             }
             switch (op) {
                 case UblkAbi.OP_READ -> {

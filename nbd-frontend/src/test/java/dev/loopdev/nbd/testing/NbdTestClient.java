@@ -102,6 +102,11 @@ public final class NbdTestClient implements Closeable {
         }, 1 << 16));
     }
 
+    /** A client on a socket connected by the caller (with its own options). */
+    public static NbdTestClient adopt(SocketChannel ch) throws IOException {
+        return new NbdTestClient(ch);
+    }
+
     public static NbdTestClient connect(SocketAddress address) throws IOException {
         SocketChannel ch = address instanceof UnixDomainSocketAddress
                 ? SocketChannel.open(StandardProtocolFamily.UNIX) : SocketChannel.open();

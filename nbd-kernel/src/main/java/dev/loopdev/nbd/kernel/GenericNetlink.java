@@ -1,6 +1,7 @@
 package dev.loopdev.nbd.kernel;
 
 import com.sun.jna.LastErrorException;
+import dev.loopdev.Errno;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -63,7 +64,7 @@ final class GenericNetlink implements Closeable {
                 return id.u16();
             }
         }
-        throw new NetlinkException("resolving generic netlink family " + name, Libc.ENOENT);
+        throw new NetlinkException("resolving generic netlink family " + name, Errno.ENOENT.code);
     }
 
     /** Sends one command and returns the attributes of each reply message; a negative ack throws. */
@@ -92,7 +93,7 @@ final class GenericNetlink implements Closeable {
             try {
                 n = (int) Libc.recv(fd, buf, buf.length, 0);
             } catch (LastErrorException e) {
-                if (e.getErrorCode() == Libc.EINTR) {
+                if (e.getErrorCode() == Errno.EINTR.code) {
                     continue;
                 }
                 throw new NetlinkException("recv(netlink)", e.getErrorCode());
@@ -127,7 +128,7 @@ final class GenericNetlink implements Closeable {
                 replies.add(NlAttributes.parse(copy));
             }
         }
-        throw new NetlinkException("netlink: no acknowledgement after " + MAX_REPLIES + " replies", Libc.EINVAL);
+        throw new NetlinkException("netlink: no acknowledgement after " + MAX_REPLIES + " replies", Errno.EINVAL.code);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.loopdev.nbd.kernel;
 
 import dev.loopdev.BlockDevice;
+import dev.loopdev.Errno;
 import dev.loopdev.nbd.Export;
 import dev.loopdev.nbd.kernel.GenericNetlink.NetlinkException;
 import java.io.IOException;
@@ -65,7 +66,7 @@ public final class KernelNbd {
     public static void checkRoot(String what) throws KernelNbdException {
         if (Libc.geteuid() != 0) {
             throw new KernelNbdException(what + " needs root: only root may configure the kernel's NBD devices",
-                    Libc.EPERM);
+                    Errno.EPERM.code);
         }
     }
 
@@ -82,7 +83,7 @@ public final class KernelNbd {
         try (NbdNetlink nl = NbdNetlink.open()) {
             return new Connection(nl.connect(index, g, fds, backend), true, null);
         } catch (NetlinkException e) {
-            if (e.errno == Libc.ENOENT && Files.exists(Path.of(devicePath(Math.max(index, 0))))) {
+            if (e.errno == Errno.ENOENT.code && Files.exists(Path.of(devicePath(Math.max(index, 0))))) {
                 LOG.info("no nbd netlink family; configuring with ioctls");
                 return connectIoctl(index, g, fds);
             }
@@ -92,7 +93,7 @@ public final class KernelNbd {
 
     private static Connection connectIoctl(int index, Geometry g, int[] fds) throws KernelNbdException {
         if (index >= 0 ? !Files.exists(Path.of(devicePath(index))) : devices().isEmpty()) {
-            throw refusal(index, Libc.ENOENT, "no such device");
+            throw refusal(index, Errno.ENOENT.code, "no such device");
         }
         int chosen = index >= 0 ? index : firstFree();
         try {
@@ -108,12 +109,12 @@ public final class KernelNbd {
     public static void disconnect(int index) throws KernelNbdException {
         checkRoot("detach");
         if (!isConnected(index)) {
-            throw new KernelNbdException(devicePath(index) + " is not attached", Libc.ENXIO);
+            throw new KernelNbdException(devicePath(index) + " is not attached", Errno.ENXIO.code);
         }
         try (NbdNetlink nl = NbdNetlink.open()) {
             nl.disconnect(index);
         } catch (NetlinkException e) {
-            if (e.errno != Libc.ENOENT) {
+            if (e.errno != Errno.ENOENT.code) {
                 throw refusal(index, e.errno, e.getMessage());
             }
             try {
@@ -176,19 +177,25 @@ public final class KernelNbd {
                 return i;
             }
         }
-        throw new KernelNbdException("every /dev/nbd device is in use (modprobe nbd nbds_max=N for more)", Libc.EBUSY);
+        throw new KernelNbdException("every /dev/nbd device is in use (modprobe nbd nbds_max=N for more)",
+                Errno.EBUSY.code);
     }
 
     private static KernelNbdException refusal(int index, int errno, String detail) {
         String dev = index >= 0 ? devicePath(index) : "the kernel's NBD client";
-        return switch (errno) {
-            case Libc.ENOENT, Libc.ENODEV, Libc.ENXIO -> new KernelNbdException(
+        Errno e = Errno.of(errno);
+        if (e == Errno.ENOENT || e == Errno.ENODEV || e == Errno.ENXIO) {
+            return new KernelNbdException(
                     "this kernel has no NBD support (no /dev/nbd0, no \"nbd\" netlink family): modprobe nbd", errno);
-            case Libc.EBUSY -> new KernelNbdException(dev + " is already in use (see loopdev list; nbd-client -c "
+        }
+        if (e == Errno.EBUSY) {
+            return new KernelNbdException(dev + " is already in use (see loopdev list; nbd-client -c "
                     + (index >= 0 ? dev : "/dev/nbdN") + ")", errno);
-            case Libc.EPERM, Libc.EACCES -> new KernelNbdException(
+        }
+        if (e == Errno.EPERM || e == Errno.EACCES) {
+            return new KernelNbdException(
                     dev + ": permission denied: only root may configure the kernel's NBD devices", errno);
-            default -> new KernelNbdException(dev + ": " + detail, errno);
-        };
+        }
+        return new KernelNbdException(dev + ": " + detail, errno);
     }
 }

@@ -1,5 +1,6 @@
 package dev.loopdev.nbd.kernel;
 
+import dev.loopdev.Errno;
 import dev.loopdev.nbd.kernel.GenericNetlink.NetlinkException;
 import java.io.Closeable;
 import java.util.List;
@@ -80,7 +81,7 @@ final class NbdNetlink implements Closeable {
         if (index >= 0) {
             return index;
         }
-        throw new NetlinkException("NBD_CMD_CONNECT: the kernel did not say which device", Libc.EINVAL);
+        throw new NetlinkException("NBD_CMD_CONNECT: the kernel did not say which device", Errno.EINVAL.code);
     }
 
     void disconnect(int index) throws NetlinkException {

@@ -15,16 +15,6 @@ final class NlAttributes {
 
     private final ByteBuffer buf = ByteBuffer.allocate(4096).order(ByteOrder.nativeOrder());
 
-    NlAttributes putU8(int type, int value) {
-        header(type, 1).put((byte) value);
-        return pad();
-    }
-
-    NlAttributes putU16(int type, int value) {
-        header(type, 2).putShort((short) value);
-        return pad();
-    }
-
     NlAttributes putU32(int type, int value) {
         header(type, 4).putInt(value);
         return pad();
@@ -77,10 +67,6 @@ final class NlAttributes {
 
         int u32() {
             return payload.getInt(0);
-        }
-
-        long u64() {
-            return payload.getLong(0);
         }
 
         List<Attr> nested() {

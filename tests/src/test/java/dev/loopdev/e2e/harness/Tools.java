@@ -30,9 +30,15 @@ public final class Tools {
 
     /** What a finished command did. */
     public record Result(List<String> command, int exitCode, String stdout, String stderr) {
+        /** The command and what it printed, each stream cut to its first 20,000 characters. */
         public String describe() {
             return "$ " + String.join(" ", command) + "\nexit code " + exitCode
-                    + "\n--- stdout ---\n" + stdout + "\n--- stderr ---\n" + stderr;
+                    + "\n--- stdout ---\n" + shorten(stdout) + "\n--- stderr ---\n" + shorten(stderr);
+        }
+
+        private static String shorten(String s) {
+            int max = 20_000;
+            return s.length() <= max ? s : s.substring(0, max) + "\n... (" + (s.length() - max) + " more chars)";
         }
 
         /** Asserts the exit code is 0, showing the command's output otherwise; returns this. */
@@ -151,9 +157,7 @@ public final class Tools {
     }
 
     private static String read(Path p) throws IOException {
-        String s = new String(Files.readAllBytes(p), StandardCharsets.UTF_8);
-        int max = 20_000;
-        return s.length() <= max ? s : s.substring(0, max) + "\n... (" + (s.length() - max) + " more chars)";
+        return new String(Files.readAllBytes(p), StandardCharsets.UTF_8);
     }
 
     private static void deleteQuietly(Path p) {

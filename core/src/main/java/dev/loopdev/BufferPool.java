@@ -1,24 +1,27 @@
-package dev.loopdev.nbd;
+package dev.loopdev;
 
 import java.nio.ByteBuffer;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Direct buffers for request payloads, in power-of-two size classes from 4 KiB to the largest request. Direct so
- * that socket and file I/O copy once; pooled because allocating direct memory costs far more than a request.
- * Lock-free; retains at most {@link #RETAINED_BYTES_MAX} bytes, beyond which returned buffers are left to the GC.
+ * Direct buffers in power-of-two size classes from 4 KiB to a largest one: the NBD server's request payloads, and
+ * the positional write path's bounce buffer when a transform is on. Direct so that socket and file I/O copy once;
+ * pooled because allocating direct memory costs far more than a request. Lock-free; retains at most
+ * {@link #MAX_RETAINED_BYTES} bytes, beyond which released buffers are left to the GC, and never pools a buffer
+ * larger than the largest class.
  */
-final class BufferPool {
-    static final long RETAINED_BYTES_MAX = 256L << 20;
+public final class BufferPool {
+    public static final long MAX_RETAINED_BYTES = 256L << 20;
     private static final int MIN_SHIFT = 12;
     private static final ByteBuffer EMPTY = ByteBuffer.allocateDirect(0);
 
     private final ConcurrentLinkedQueue<ByteBuffer>[] classes;
     private final AtomicLong retainedBytes = new AtomicLong();
 
+    /** A pool whose largest class holds {@code maxBytes}; larger buffers are allocated each time. */
     @SuppressWarnings("unchecked")
-    BufferPool(int maxBytes) {
+    public BufferPool(int maxBytes) {
         int n = sizeClass(maxBytes) + 1;
         classes = new ConcurrentLinkedQueue[n];
         for (int i = 0; i < n; i++) {
@@ -27,11 +30,14 @@ final class BufferPool {
     }
 
     /** A buffer with position 0 and limit {@code bytes}; its contents are whatever was there before. */
-    ByteBuffer take(int bytes) {
+    public ByteBuffer acquire(int bytes) {
         if (bytes == 0) {
             return EMPTY;
         }
         int c = sizeClass(bytes);
+        if (c >= classes.length) {
+            return ByteBuffer.allocateDirect(bytes);
+        }
         ByteBuffer b = classes[c].poll();
         if (b == null) {
             b = ByteBuffer.allocateDirect(1 << (c + MIN_SHIFT));
@@ -41,15 +47,20 @@ final class BufferPool {
         return b.clear().limit(bytes);
     }
 
-    void give(ByteBuffer b) {
+    /** Gives back a buffer {@link #acquire} returned; null is ignored. */
+    public void release(ByteBuffer b) {
         if (b == null || b.capacity() == 0) {
             return;
         }
-        if (retainedBytes.addAndGet(b.capacity()) > RETAINED_BYTES_MAX) {
+        int c = sizeClass(b.capacity());
+        if (c >= classes.length || b.capacity() != 1 << (c + MIN_SHIFT)) {
+            return; // not one of ours: too large to pool
+        }
+        if (retainedBytes.addAndGet(b.capacity()) > MAX_RETAINED_BYTES) {
             retainedBytes.addAndGet(-b.capacity());
             return;
         }
-        classes[sizeClass(b.capacity())].offer(b);
+        classes[c].offer(b);
     }
 
     private static int sizeClass(int bytes) {

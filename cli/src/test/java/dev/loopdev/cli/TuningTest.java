@@ -1,0 +1,27 @@
+package dev.loopdev.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.loopdev.nbd.NbdServer;
+import org.junit.jupiter.api.Test;
+
+/** The server's tuning is decided here, in cli: the defaults, or what the two system properties ask for. */
+class TuningTest {
+    @Test
+    void defaultsUnlessAPropertySaysOtherwise() {
+        NbdServer.Tuning d = NbdServer.Tuning.defaults();
+        assertEquals(d, Cli.tuning());
+        System.setProperty("loopdev.nbd.workers", "3");
+        System.setProperty("loopdev.nbd.inlineBytes", "4096");
+        try {
+            NbdServer.Tuning t = Cli.tuning();
+            assertEquals(3, t.workers());
+            assertEquals(4096, t.maxInlineBytes());
+            assertEquals(d.maxInFlightBytes(), t.maxInFlightBytes());
+            assertEquals(d.maxConnections(), t.maxConnections());
+        } finally {
+            System.clearProperty("loopdev.nbd.workers");
+            System.clearProperty("loopdev.nbd.inlineBytes");
+        }
+    }
+}
