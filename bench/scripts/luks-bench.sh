@@ -3,8 +3,9 @@
 #
 #  unlock      an image formatted by cryptsetup with its own defaults (LUKS2, argon2id calibrated to 2 s here):
 #              `cryptsetup open --test-passphrase` against `loopdev luks test-passphrase` (the system's libargon2
-#              through JNA, as cryptsetup links it) and against loopdev with the Java fallback (Bouncy Castle),
-#              rounds interleaved; wall-clock seconds, medians, ratio to cryptsetup.
+#              through JNA, as cryptsetup links it) run as `java -jar` and as `./loopdev` runs it (with the
+#              build's class-data archive), and against loopdev with the Java fallback (Bouncy Castle), rounds
+#              interleaved; wall-clock seconds, medians, ratio to cryptsetup.
 #  throughput  the same encrypted data served three ways by `loopdev serve`: a LUKS2 image with 512-byte
 #              sectors, one with 4096-byte sectors, and the 512-byte one again through the plain transform
 #              (`--transform aes-xts-plain64` with the volume key cryptsetup dumps, `--offset 16M`,
@@ -63,8 +64,8 @@ unlock_part() {
   : > "$work/unlock.txt"
   for r in $(seq 1 "$ROUNDS"); do
     # rotate who goes first each round
-    for i in 0 1 2; do
-      case $(( (i + r) % 3 )) in
+    for i in 0 1 2 3; do
+      case $(( (i + r) % 4 )) in
         0) t0=$(now); cryptsetup open --test-passphrase --key-file "$pass" "$img"; t1=$(now)
            echo "cryptsetup $t0 $t1" >> "$work/unlock.txt" ;;
         1) t0=$(now); "$JAVA" -jar "$JAR" luks test-passphrase "$img" --key-file "$pass" 2>/dev/null; t1=$(now)
@@ -72,6 +73,8 @@ unlock_part() {
         2) t0=$(now); "$JAVA" -Dloopdev.luks.javaKdf=true -jar "$JAR" luks test-passphrase "$img" \
                --key-file "$pass" 2>/dev/null; t1=$(now)
            echo "loopdev-bouncycastle $t0 $t1" >> "$work/unlock.txt" ;;
+        3) t0=$(now); "$root/loopdev" luks test-passphrase "$img" --key-file "$pass" 2>/dev/null; t1=$(now)
+           echo "./loopdev $t0 $t1" >> "$work/unlock.txt" ;;
       esac
     done
   done
@@ -85,7 +88,7 @@ for line in open(sys.argv[1]):
     who, a, b = line.split()
     t.setdefault(who, []).append(float(b) - float(a))
 base = statistics.median(t["cryptsetup"])
-for who in ("cryptsetup", "loopdev-libargon2", "loopdev-bouncycastle"):
+for who in ("cryptsetup", "loopdev-libargon2", "./loopdev", "loopdev-bouncycastle"):
     m = statistics.median(t[who])
     print(f"{who:<22} {m:6.2f} s   {m / base:5.2f}x cryptsetup   (runs: {' '.join(f'{x:.2f}' for x in t[who])})")
 EOF
