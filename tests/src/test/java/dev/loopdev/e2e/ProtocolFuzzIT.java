@@ -9,6 +9,7 @@ import dev.loopdev.e2e.harness.Tools;
 import dev.loopdev.nbd.Nbd;
 import dev.loopdev.nbd.testing.NbdTestClient;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -161,11 +162,16 @@ class ProtocolFuzzIT {
             int round = rounds;
             RequestFuzzer f = new RequestFuzzer(new Random(seed + round), model, IMAGE_BYTES);
             Seeds.reproducible(seed, "request round " + round, () -> {
+                int socketsBefore = serverSockets();
                 try (NbdTestClient c = NbdTestClient.open(server.socket())) {
                     endings.merge(f.run(c), 1, Integer::sum);
                 } catch (Throwable t) {
                     throw new AssertionError(String.join("\n", f.log) + "\n--- server log ---\n" + server.stderr(), t);
                 }
+                // A client that vanished left requests the server may still be running (a WRITE whose payload
+                // it was receiving in place, say): the round is over when the server has closed its side, which
+                // it does once they are done. Until then a late write could land on the next round's data.
+                awaitServerSockets(socketsBefore, round);
                 assertStillServing(round);
                 for (long[] slot : f.touched()) {
                     model.assertMatches(slot[0], bystander.read(slot[0], (int) slot[1]), "after round " + round);
@@ -176,6 +182,38 @@ class ProtocolFuzzIT {
         assertEquals(RequestFuzzer.Ending.values().length, endings.size(), "every ending was tried: " + endings);
         Seeds.reproducible(seed, "the whole model region", () -> model.assertMatches(MiB,
                 bystander.read(MiB, (int) (8 * MiB)), "model region at the end"));
+    }
+
+    /** The server process's open sockets: the listener and a socket per client it still holds. */
+    private int serverSockets() {
+        int n = 0;
+        try (var fds = Files.list(Path.of("/proc", Long.toString(server.pid()), "fd"))) {
+            for (Path fd : (Iterable<Path>) fds::iterator) {
+                try {
+                    n += Files.readSymbolicLink(fd).toString().startsWith("socket:") ? 1 : 0;
+                } catch (IOException closedMeanwhile) {
+                    // gone between the listing and the look
+                }
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return n;
+    }
+
+    private void awaitServerSockets(int atMost, int round) {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        int n;
+        while ((n = serverSockets()) > atMost) {
+            assertTrue(System.nanoTime() < deadline, "after round " + round + " the server still holds " + n
+                    + " sockets, " + atMost + " before it: a connection never closed");
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+        }
     }
 
     /**
