@@ -8,7 +8,7 @@
 #              interleaved; wall-clock seconds, medians, ratio to cryptsetup.
 #  throughput  the same encrypted data served three ways by `loopdev serve`: a LUKS2 image with 512-byte
 #              sectors, one with 4096-byte sectors, and the 512-byte one again through the plain transform
-#              (`--transform aes-xts-plain64` with the volume key cryptsetup dumps, `--offset 16M`,
+#              (`--transform aes-xts-plain64` with the volume key cryptsetup dumps, `--luks off --offset 16M`,
 #              `--iv-offset -32768`): the same cipher and the same bytes, so LUKS should cost nothing extra.
 #              fio (ioengine=nbd) 1 MiB sequential and 4 KiB random, servers side by side, interleaved;
 #              MiB/s or IOPS, and the server's CPU seconds (utime+stime) per GiB moved.
@@ -145,7 +145,7 @@ throughput_part() {
   head -c "$data_bytes" /dev/urandom > "$data"
   start luks512 "$l512" --key-file "$pass"
   start luks4096 "$l4k" --key-file "$pass"
-  start plain512 "$work/plain.img" --offset 16M --iv-offset -32768 --transform aes-xts-plain64 --key-size 512 \
+  start plain512 "$work/plain.img" --luks off --offset 16M --iv-offset -32768 --transform aes-xts-plain64 --key-size 512 \
       --key-file "$vk"
   local servers=(luks512 luks4096 plain512) s
   for s in "${servers[@]}"; do
