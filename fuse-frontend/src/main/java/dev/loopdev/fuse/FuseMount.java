@@ -21,6 +21,9 @@ import java.util.logging.Logger;
 public final class FuseMount implements Closeable {
     private static final Logger LOG = Logger.getLogger(FuseMount.class.getName());
     private static final long MOUNT_TIMEOUT_SECONDS = 30;
+    /** How often, and how far apart, an unmount refused as busy is tried again before detaching lazily. */
+    private static final int BUSY_RETRIES = 10;
+    private static final long BUSY_RETRY_MILLIS = 100;
     private static final long UNMOUNT_TIMEOUT_SECONDS = 10;
 
     private final Path mountPoint;
@@ -112,9 +115,9 @@ public final class FuseMount implements Closeable {
     }
 
     /**
-     * Unmounts and waits (boundedly) for libfuse's loop to end. If something still holds the file open (a loop
-     * device, say), the mount is detached lazily: it disappears from the directory now and its requests fail
-     * once this process is gone, so we say so.
+     * Unmounts and waits (boundedly) for libfuse's loop to end. If something still holds the file open a second
+     * after the first try (a loop device, say), the mount is detached lazily: it disappears from the directory now
+     * and its requests fail once this process is gone, so we say so.
      */
     @Override
     public synchronized void close() throws IOException {
@@ -126,6 +129,17 @@ public final class FuseMount implements Closeable {
             return;
         }
         Optional<String> refused = MountPoint.fusermount(mountPoint, false);
+        // The last close of the file by another process can reach the kernel's mount count a moment after that
+        // process is gone (the release is asynchronous): a short grace before calling the mount busy.
+        for (int i = 0; refused.isPresent() && i < BUSY_RETRIES; i++) {
+            try {
+                Thread.sleep(BUSY_RETRY_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            refused = MountPoint.fusermount(mountPoint, false);
+        }
         if (refused.isPresent()) {
             LOG.warning(mountPoint + " is busy (" + refused.get() + "): " + file
                     + " is still open; detaching it lazily, so its users will see I/O errors from now on");
