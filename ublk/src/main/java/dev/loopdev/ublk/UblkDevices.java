@@ -1,6 +1,7 @@
 package dev.loopdev.ublk;
 
 import com.sun.jna.LastErrorException;
+import dev.loopdev.Errno;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -117,14 +118,14 @@ public final class UblkDevices {
         try {
             fd = Linux.open(path, Linux.O_RDONLY | Linux.O_EXCL | Linux.O_CLOEXEC);
         } catch (LastErrorException e) {
-            if (e.getErrorCode() == Linux.EBUSY) {
+            if (e.getErrorCode() == Errno.EBUSY.code) {
                 return true;
             }
-            if (e.getErrorCode() == Linux.ENOENT || e.getErrorCode() == Linux.ENODEV
-                    || e.getErrorCode() == 6 /* ENXIO: the disk is going away */) {
+            if (e.getErrorCode() == Errno.ENOENT.code || e.getErrorCode() == Errno.ENODEV.code
+                    || e.getErrorCode() == Errno.ENXIO.code /* the disk is going away */) {
                 return false;
             }
-            throw new UblkException(path + ": " + Linux.strerror(e.getErrorCode()));
+            throw new UblkException(path + ": " + Errno.message(e.getErrorCode()));
         }
         Linux.closeQuietly(fd);
         return false;
