@@ -7,12 +7,12 @@ import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** The ublk devices this kernel has, whoever serves them: what {@code list} and {@code detach} need. */
 public final class UblkDevices {
-    private static final Pattern DEVICE = Pattern.compile("(?:/dev/)?ublk[bc]?(\\d+)");
+    /** A ublk device's name, /dev/ublkbN, ublkbN, /dev/ublkcN (its character device) or ublkN; the group is N. */
+    public static final Pattern DEVICE = Pattern.compile("(?:/dev/)?ublk[bc]?(\\d+)");
 
     private UblkDevices() {
     }
@@ -40,23 +40,6 @@ public final class UblkDevices {
         static Info of(UblkAbi.DevInfo d) {
             return new Info(d.devId(), d.state(), d.serverPid(), d.queues(), d.depth(), d.maxIoBytes(), d.flags());
         }
-    }
-
-    /** Whether {@code s} names a ublk device (/dev/ublkbN, ublkbN) rather than, say, /dev/nbdN. */
-    public static boolean isUblk(String s) {
-        return DEVICE.matcher(s.trim()).matches() && s.contains("ublk");
-    }
-
-    /** Parses /dev/ublkbN, ublkbN, /dev/ublkcN or N. */
-    public static int parseDevice(String s) {
-        Matcher m = DEVICE.matcher(s.trim());
-        if (m.matches()) {
-            return Integer.parseInt(m.group(1));
-        }
-        if (s.trim().matches("\\d+")) {
-            return Integer.parseInt(s.trim());
-        }
-        throw new IllegalArgumentException("not a ublk device: '" + s + "' (expected /dev/ublkbN)");
     }
 
     /**
