@@ -179,7 +179,7 @@ public final class ImageConverter {
         long seq = 0;
         ConversionJournal.Slot last = journal.newest();
         if (last != null) {
-            checkKey(journal.previous(last), from, to, end);
+            checkKey(journal.previous(last), from, to);
             // back to before the interrupted chunk
             raw.write(ByteBuffer.wrap(last.data()), last.pos() - offset, false);
             raw.flush();
@@ -204,44 +204,27 @@ public final class ImageConverter {
 
     /**
      * The chunk before the interrupted one was finished: read back through {@code to}, it must be what
-     * {@code from} read from its saved original. If not, the key or parameters differ from the first run, and going
-     * on would mix two keys.
+     * {@code from} made of its saved original. If not, the key or parameters differ from the first run, and going
+     * on would mix two keys. A saved ciphertext (when decrypting) is no longer on the image to be read through
+     * {@code from}: it is decoded as {@code from} would at that position, numbered by {@link Transform#sectorAt}.
      */
-    private void checkKey(ConversionJournal.Slot done, LoopDevice from, LoopDevice to, long end) throws IOException {
+    private void checkKey(ConversionJournal.Slot done, LoopDevice from, LoopDevice to) throws IOException {
         if (done == null) {
             return;
         }
         int len = done.data().length;
-        ByteBuffer expected = from.config().transform().isIdentity() ? ByteBuffer.wrap(done.data())
-                : readAsPlaced(done, from.config().transform(), end);
+        Transform t = from.config().transform();
+        ByteBuffer expected = ByteBuffer.wrap(done.data());
+        if (!t.isIdentity()) {
+            ByteBuffer plain = ByteBuffer.allocate(len);
+            t.decode(expected, plain, Transform.sectorAt(done.pos()));
+            expected = plain.flip();
+        }
         ByteBuffer found = ByteBuffer.allocate(len);
         to.read(found, done.pos() - offset);
         if (!expected.equals(found.flip())) {
             throw new IllegalArgumentException("the interrupted conversion used another key or other options: "
                     + "resume it with the same ones (the journal is kept)");
-        }
-    }
-
-    /**
-     * A saved original as a device with transform {@code t} reads it at its place: the image no longer holds it, so
-     * it is put at the same position of a sparse scratch file, which is removed afterwards. Only ever ciphertext
-     * (when decrypting): a plaintext original needs no transform to be read.
-     */
-    private ByteBuffer readAsPlaced(ConversionJournal.Slot done, Transform t, long end) throws IOException {
-        Path scratch = Files.createTempFile("loopdev-resume-", ".img");
-        try {
-            try (RandomAccessFile f = new RandomAccessFile(scratch.toFile(), "rw")) {
-                f.setLength(end);
-                f.seek(done.pos());
-                f.write(done.data());
-            }
-            ByteBuffer plain = ByteBuffer.allocate(done.data().length);
-            try (LoopDevice d = device(scratch, t, true, end - offset)) {
-                d.read(plain, done.pos() - offset);
-            }
-            return plain.flip();
-        } finally {
-            Files.delete(scratch);
         }
     }
 
