@@ -85,7 +85,7 @@ final class BackingFile implements AutoCloseable {
             fd = Posix.open(path.toString(), (writable ? Posix.O_RDWR : Posix.O_RDONLY) | Posix.O_CLOEXEC);
         } catch (LastErrorException e) {
             ch.close();
-            throw new FileSystemException(path.toString(), null, Posix.strerror(e.getErrorCode()));
+            throw new FileSystemException(path.toString(), null, Errno.message(e.getErrorCode()));
         }
         return new BackingFile(path, ch, fd, writable);
     }
@@ -226,7 +226,7 @@ final class BackingFile implements AutoCloseable {
 
     private BlockDeviceException error(String what, int errno, long pos, long length) {
         return new BlockDeviceException(BlockDeviceException.ofOsError(errno), path + ": cannot " + what + " ["
-                + pos + ", +" + length + "): " + Posix.strerror(errno));
+                + pos + ", +" + length + "): " + Errno.message(errno));
     }
 
     @Override

@@ -34,7 +34,7 @@ public final class BlockDeviceException extends IOException {
             return e.errno;
         }
         String m = String.valueOf(t.getMessage());
-        if (m.contains("No space left on device") || m.contains("Disk quota exceeded")) {
+        if (m.contains(Errno.ENOSPC.message()) || m.contains(Errno.EDQUOT.message())) {
             return Errno.ENOSPC;
         }
         return Errno.EIO;

@@ -190,6 +190,7 @@ public final class LoopDevice implements BlockDevice {
 
     @Override
     public Lent lendForRead(long devPos, int n) throws IOException {
+        assertOpenAndInRange(devPos, n);
         return lend(devPos, n, false);
     }
 
@@ -204,10 +205,9 @@ public final class LoopDevice implements BlockDevice {
      * Lends the mapped path's pages when the bytes in them are the bytes of the request (no transform); the lock
      * is taken first and held by the lease. A mapping that cannot be made lends nothing: the caller's ordinary
      * read or write then meets the failure and degrades the device. Nor does a range beyond the mapping budget,
-     * or a read of one not all backed by blocks ({@link MappedPages#lend}).
+     * or a read of one not all backed by blocks ({@link MappedPages#lend}). The caller has checked the request.
      */
     private LentPages lend(long devPos, int n, boolean forWrite) throws IOException {
-        assertOpenAndInRange(devPos, n);
         if (!transform.isIdentity() || n == 0 || !(path instanceof MappedPages mapped)) {
             return null;
         }

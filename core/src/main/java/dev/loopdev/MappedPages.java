@@ -164,7 +164,7 @@ final class MappedPages implements WritePath {
             src.position(src.position() + len);
         } else {
             ByteBuffer plain = src.duplicate().limit(src.position() + len);
-            t.encode(plain, w.bytes.duplicate().position(at).limit(at + len), pos / Transform.SECTOR_SIZE);
+            t.encode(plain, w.bytes.duplicate().position(at).limit(at + len), Transform.sectorAt(pos));
             src.position(plain.position());
         }
     }
@@ -186,7 +186,7 @@ final class MappedPages implements WritePath {
                     dst.put(dst.position(), w.bytes, at, len);
                 } else {
                     t.decode(w.bytes.duplicate().position(at).limit(at + len),
-                            dst.duplicate().limit(dst.position() + len), (pos + done) / Transform.SECTOR_SIZE);
+                            dst.duplicate().limit(dst.position() + len), Transform.sectorAt(pos + done));
                 }
                 dst.position(dst.position() + len);
             });

@@ -97,7 +97,7 @@ final class MappedWindow {
             return true;
         } catch (LastErrorException e) {
             if (canUnmap.getAndSet(false)) {
-                LOG.info(file.path + ": madvise(MADV_DONTNEED) failed (" + Posix.strerror(e.getErrorCode())
+                LOG.info(file.path + ": madvise(MADV_DONTNEED) failed (" + Errno.message(e.getErrorCode())
                         + "); written-back pages stay mapped");
             }
             return false;

@@ -159,7 +159,7 @@ final class PagePreparation {
                     return false;
                 }
                 throw new BlockDeviceException(Errno.EIO, file.path + ": cannot bring [" + (w.start + from) + ", +"
-                        + (to - from) + ") in for " + what + ": " + Posix.strerror(e.getErrorCode()));
+                        + (to - from) + ") in for " + what + ": " + Errno.message(e.getErrorCode()));
             }
         }
     }

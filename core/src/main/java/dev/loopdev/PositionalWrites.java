@@ -36,7 +36,7 @@ final class PositionalWrites implements WritePath {
         if (!t.isIdentity()) {
             ByteBuffer raw = dst.duplicate().position(start);
             ByteBuffer plain = dst.duplicate().position(start);
-            t.decode(raw, plain, pos / Transform.SECTOR_SIZE);
+            t.decode(raw, plain, Transform.sectorAt(pos));
         }
     }
 
@@ -50,7 +50,7 @@ final class PositionalWrites implements WritePath {
         int n = src.remaining();
         ByteBuffer bounce = scratch.acquire(n);
         try {
-            t.encode(src, bounce, pos / Transform.SECTOR_SIZE);
+            t.encode(src, bounce, Transform.sectorAt(pos));
             bounce.flip();
             file.writeFully(bounce, pos);
         } finally {

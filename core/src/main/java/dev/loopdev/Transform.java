@@ -26,6 +26,14 @@ public interface Transform extends AutoCloseable {
     /** raw → plain, for reading. */
     void decode(ByteBuffer raw, ByteBuffer plain, long sector);
 
+    /**
+     * The {@code sector} argument for a call that starts at {@code filePosition} of the backing file: the one
+     * numbering every write path, and the offline conversion, use.
+     */
+    static long sectorAt(long filePosition) {
+        return filePosition / SECTOR_SIZE;
+    }
+
     /** The unit a call covers whole, in bytes: a power of two from 512 to 4096. */
     default int sectorSize() {
         return SECTOR_SIZE;

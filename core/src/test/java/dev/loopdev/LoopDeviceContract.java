@@ -352,12 +352,27 @@ public abstract class LoopDeviceContract {
                     () -> dev.writeZeroes(0, 512, false, true)).errno());
             assertEquals(Errno.EPERM, assertThrows(BlockDeviceException.class,
                     () -> dev.trim(0, 512, false)).errno());
+            assertEquals(Errno.EPERM, assertThrows(BlockDeviceException.class,
+                    () -> dev.lendForWrite(0, 512)).errno());
             dev.flush();
             ByteBuffer r = ByteBuffer.allocate(100);
             dev.read(r, 0);
         }
         assertArrayEquals(before, Files.readAllBytes(f));
         assertEquals(mtime, Files.getLastModifiedTime(f));
+    }
+
+    /** Closed comes before read-only: a request to a closed device is ESHUTDOWN, lent pages included. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void aClosedDeviceLendsNothing(Case c) throws IOException {
+        Path f = image(64 * 1024);
+        LoopDevice dev = c.open(LoopConfig.of(f).withReadOnly(true));
+        dev.close();
+        assertEquals(Errno.ESHUTDOWN, assertThrows(BlockDeviceException.class,
+                () -> dev.lendForRead(0, 4096)).errno());
+        assertEquals(Errno.ESHUTDOWN, assertThrows(BlockDeviceException.class,
+                () -> dev.lendForWrite(0, 4096)).errno());
     }
 
     @ParameterizedTest(name = "{0}")

@@ -85,7 +85,7 @@ final class AttachCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--connections, --timeout and --no-netlink are for NBD; "
                         + "--ublk takes --queues and --depth");
             }
-            int id = device == null ? -1 : UblkDevices.parseDevice(device);
+            int id = device == null ? -1 : DeviceArgument.ublkId(device);
             UblkServer.Options o = ublkOptions();
             UblkDevices.checkAvailable();
             return foreground ? serveUblk(id, o) : startInBackground();
@@ -93,7 +93,7 @@ final class AttachCommand implements Callable<Integer> {
         if (connections < 1 || connections > 64) {
             throw new IllegalArgumentException("--connections must be between 1 and 64");
         }
-        int index = device == null ? -1 : KernelNbd.parseDevice(device);
+        int index = device == null ? -1 : DeviceArgument.nbdIndex(device);
         KernelNbd.checkRoot("attach");
         return foreground ? serve(index) : startInBackground();
     }

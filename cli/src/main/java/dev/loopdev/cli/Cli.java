@@ -1,5 +1,6 @@
 package dev.loopdev.cli;
 
+import dev.loopdev.Errno;
 import dev.loopdev.nbd.NbdServer;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -57,20 +58,14 @@ final class Cli {
         if (f.getReason() != null) {
             return f.getReason();
         }
-        if (f instanceof NoSuchFileException) {
-            return "No such file or directory";
-        }
-        if (f instanceof AccessDeniedException) {
-            return "Permission denied";
-        }
-        if (f instanceof FileAlreadyExistsException) {
-            return "File exists";
-        }
-        if (f instanceof NotDirectoryException) {
-            return "Not a directory";
-        }
-        if (f instanceof DirectoryNotEmptyException) {
-            return "Directory not empty";
+        Errno errno = f instanceof NoSuchFileException ? Errno.ENOENT
+                : f instanceof AccessDeniedException ? Errno.EACCES
+                : f instanceof FileAlreadyExistsException ? Errno.EEXIST
+                : f instanceof NotDirectoryException ? Errno.ENOTDIR
+                : f instanceof DirectoryNotEmptyException ? Errno.ENOTEMPTY
+                : null;
+        if (errno != null) {
+            return errno.message();
         }
         return f.getClass().getSimpleName();
     }

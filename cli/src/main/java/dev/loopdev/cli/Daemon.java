@@ -2,6 +2,7 @@ package dev.loopdev.cli;
 
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Native;
+import dev.loopdev.Errno;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -32,8 +33,6 @@ final class Daemon {
         static native int dup2(int oldFd, int newFd) throws LastErrorException;
 
         static native int close(int fd) throws LastErrorException;
-
-        static native String strerror(int errnum);
     }
 
     /** setsid(2): a hangup of the starting terminal must not take the device down. */
@@ -60,14 +59,14 @@ final class Daemon {
         try {
             fd = Libc.open(to.toString(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         } catch (LastErrorException e) {
-            throw new IOException(to + ": " + Libc.strerror(e.getErrorCode()));
+            throw new IOException(to + ": " + Errno.message(e.getErrorCode()));
         }
         try {
             for (int target : fds) {
                 Libc.dup2(fd, target);
             }
         } catch (LastErrorException e) {
-            throw new IOException("dup2: " + Libc.strerror(e.getErrorCode()));
+            throw new IOException("dup2: " + Errno.message(e.getErrorCode()));
         } finally {
             try {
                 Libc.close(fd);

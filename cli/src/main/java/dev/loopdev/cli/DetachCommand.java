@@ -28,10 +28,10 @@ final class DetachCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (UblkDevices.isUblk(device)) {
-            return detachUblk(UblkDevices.parseDevice(device));
+        if (DeviceArgument.isUblk(device)) {
+            return detachUblk(DeviceArgument.ublkId(device));
         }
-        int index = KernelNbd.parseDevice(device);
+        int index = DeviceArgument.nbdIndex(device);
         AttachState state = AttachState.read(index);
         Optional<ProcessHandle> server = state != null && state.isLive() ? ProcessHandle.of(state.pid()) : Optional.empty();
         KernelNbd.disconnect(index);

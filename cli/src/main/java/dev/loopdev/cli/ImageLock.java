@@ -3,6 +3,7 @@ package dev.loopdev.cli;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
+import dev.loopdev.Errno;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -20,8 +21,6 @@ final class ImageLock implements Closeable {
     private static final int F_OFD_SETLK = 37;
     private static final short F_RDLCK = 0;
     private static final short F_WRLCK = 1;
-    private static final int EAGAIN = 11;
-    private static final int EACCES = 13;
 
     private static final class Libc {
         static {
@@ -33,8 +32,6 @@ final class ImageLock implements Closeable {
         static native int fcntl(int fd, int cmd, Memory flock) throws LastErrorException;
 
         static native int close(int fd) throws LastErrorException;
-
-        static native String strerror(int errnum);
     }
 
     private final int fd;
@@ -49,7 +46,7 @@ final class ImageLock implements Closeable {
         try {
             fd = Libc.open(image.toString(), (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC); // a write lock needs O_RDWR
         } catch (LastErrorException e) {
-            throw new IOException(image + ": " + Libc.strerror(e.getErrorCode()));
+            throw new IOException(image + ": " + Errno.message(e.getErrorCode()));
         }
         Memory flock = new Memory(32); // struct flock: l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks)
         flock.clear();
@@ -59,11 +56,11 @@ final class ImageLock implements Closeable {
             return new ImageLock(fd);
         } catch (LastErrorException e) {
             closeQuietly(fd);
-            if (e.getErrorCode() == EAGAIN || e.getErrorCode() == EACCES) {
+            if (e.getErrorCode() == Errno.EAGAIN.code || e.getErrorCode() == Errno.EACCES.code) {
                 throw new IOException(image + " is in use by another process (it holds a lock on the file): "
                         + "one server per image");
             }
-            throw new IOException(image + ": cannot lock: " + Libc.strerror(e.getErrorCode()));
+            throw new IOException(image + ": cannot lock: " + Errno.message(e.getErrorCode()));
         }
     }
 

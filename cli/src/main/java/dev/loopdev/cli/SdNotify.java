@@ -3,6 +3,7 @@ package dev.loopdev.cli;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
+import dev.loopdev.Errno;
 import java.nio.charset.StandardCharsets;
 import java.util.logging.Logger;
 
@@ -34,8 +35,6 @@ final class SdNotify {
                 throws LastErrorException;
 
         static native int close(int fd) throws LastErrorException;
-
-        static native String strerror(int errnum);
     }
 
     /** Sends {@code state} (e.g. "READY=1") if systemd asked for it; a failure is logged, not fatal. */
@@ -65,7 +64,7 @@ final class SdNotify {
                 Libc.close(fd);
             }
         } catch (LastErrorException e) {
-            LOG.warning("NOTIFY_SOCKET=" + socket + ": " + Libc.strerror(e.getErrorCode()) + "; systemd is not told "
+            LOG.warning("NOTIFY_SOCKET=" + socket + ": " + Errno.message(e.getErrorCode()) + "; systemd is not told "
                     + state);
         }
     }

@@ -10,14 +10,13 @@ import java.util.concurrent.atomic.LongAdder;
  * counts the same per command.
  */
 public final class ErrorReplies {
-    private static final int[] CODES = {Errno.EPERM.code, Errno.EIO.code, Errno.ENOMEM.code, Errno.EINVAL.code,
-        Errno.ENOSPC.code, Errno.EOVERFLOW.code, Errno.ENOTSUP.code, Errno.ESHUTDOWN.code};
-    private static final String[] CODE_NAMES = {"EPERM", "EIO", "ENOMEM", "EINVAL", "ENOSPC", "EOVERFLOW", "ENOTSUP",
-        "ESHUTDOWN", "other"};
+    /** The spec's errors, counted by name; the last column counts any other. */
+    private static final Errno[] CODES = {Errno.EPERM, Errno.EIO, Errno.ENOMEM, Errno.EINVAL, Errno.ENOSPC,
+        Errno.EOVERFLOW, Errno.ENOTSUP, Errno.ESHUTDOWN};
     /** Commands 0 to 7 by number; anything else is counted as command 8. */
     private static final int COMMANDS = Nbd.CMD_BLOCK_STATUS + 2;
 
-    private final LongAdder[][] counts = new LongAdder[COMMANDS][CODE_NAMES.length];
+    private final LongAdder[][] counts = new LongAdder[COMMANDS][CODES.length + 1];
 
     public ErrorReplies() {
         for (LongAdder[] row : counts) {
@@ -29,9 +28,9 @@ public final class ErrorReplies {
 
     void count(int command, int nbdError) {
         int c = command >= 0 && command < COMMANDS - 1 ? command : COMMANDS - 1;
-        int e = CODE_NAMES.length - 1;
+        int e = CODES.length;
         for (int i = 0; i < CODES.length; i++) {
-            if (CODES[i] == nbdError) {
+            if (CODES[i].code == nbdError) {
                 e = i;
             }
         }
@@ -55,12 +54,12 @@ public final class ErrorReplies {
     public String report() {
         StringBuilder b = new StringBuilder();
         for (int c = 0; c < COMMANDS; c++) {
-            for (int e = 0; e < CODE_NAMES.length; e++) {
+            for (int e = 0; e <= CODES.length; e++) {
                 long n = counts[c][e].sum();
                 if (n > 0) {
                     b.append(b.length() == 0 ? " (" : ", ")
                             .append(c < COMMANDS - 1 ? Nbd.commandName(c) : "other").append(' ')
-                            .append(CODE_NAMES[e]).append(' ').append(n);
+                            .append(e < CODES.length ? CODES[e].name() : "other").append(' ').append(n);
                 }
             }
         }

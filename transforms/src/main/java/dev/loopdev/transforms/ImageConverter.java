@@ -17,10 +17,11 @@ import java.nio.file.StandardOpenOption;
  * Offline conversion of an image between plain and encrypted, sector for sector as a device with the same
  * transform and offset would see it: bytes before the offset, and a tail shorter than a sector, stay as they are.
  *
- * <p>To a new file ({@link #copy}), through devices over both files and a {@code .part} file renamed at the end,
- * so a crash leaves the source whole and the destination absent. In place ({@link #inPlace}), through a {@link ConversionJournal}: each chunk's
- * original bytes are saved and synced before the chunk is overwritten, so after a crash a rerun puts the saved
- * chunk back and carries on.
+ * <p>Both ways read and write through devices over the image files, one without a transform and one with it, so
+ * the sector numbering is the device's. To a new file ({@link #copy}), with a {@code .part} file renamed at the
+ * end, so a crash leaves the source whole and the destination absent. In place ({@link #inPlace}), through a
+ * {@link ConversionJournal}: each chunk's original bytes are saved and synced before the chunk is overwritten, so
+ * after a crash a rerun puts the saved chunk back and carries on.
  */
 public final class ImageConverter {
     static final int CHUNK_BYTES = 1 << 20;
@@ -139,35 +140,24 @@ public final class ImageConverter {
      * Converts {@code image} in place, resuming from its journal if an earlier run was interrupted. The journal
      * is {@code IMAGE.loopdev-journal}; it is wiped and removed when the conversion completes.
      *
+     * <p>Through devices over the image, as {@link #copy}: each chunk is read from a device without a transform for
+     * the journal (the bytes on disk), converted by reading it through the source device and writing it through
+     * the destination device, one of them with the transform, so the sector numbering is the device's.
+     *
      * @param params what must match when resuming (spec, IV offset, ...); never key material
      */
     public void inPlace(Path image, String params) throws IOException {
         Path jpath = ConversionJournal.pathFor(image);
+        // The image is opened for writing before the journal is made: one that cannot be written leaves none.
         try (FileChannel img = FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE);
              ConversionJournal journal = ConversionJournal.openOrCreate(jpath, encrypt, offset, params)) {
             long end = areaEnd(img.size());
-            ByteBuffer orig = ByteBuffer.allocate(CHUNK_BYTES);
-            ByteBuffer conv = ByteBuffer.allocate(CHUNK_BYTES);
-            long pos = offset;
-            long seq = 0;
-            ConversionJournal.Slot last = journal.newest();
-            if (last != null) {
-                checkKey(img, journal.previous(last), orig, conv);
-                img.write(ByteBuffer.wrap(last.data()), last.pos()); // back to before the interrupted chunk
-                img.force(false);
-                pos = last.pos();
-                seq = last.seq() + 1;
-            }
-            for (; pos < end; pos += CHUNK_BYTES, seq++) {
-                int len = (int) Math.min(CHUNK_BYTES, end - pos);
-                readFully(img, orig.clear().limit(len), pos);
-                journal.save(seq, pos, orig.flip(), crash);
-                crash.at("image", seq);
-                convert(orig.rewind(), conv.clear(), pos);
-                conv.flip();
-                writeFully(img, conv, pos, crash, seq);
-                img.force(false);
-                progress.update(pos + len - offset, end - offset);
+            if (end > offset) {
+                Transform lent = lent(transform);
+                try (LoopDevice raw = device(image, Transform.NONE, false, end - offset);
+                     LoopDevice transformed = device(image, lent, !encrypt, end - offset)) {
+                    convertInPlace(journal, raw, encrypt ? raw : transformed, encrypt ? transformed : raw, end);
+                }
             }
             img.force(true);
             journal.wipe();
@@ -177,17 +167,62 @@ public final class ImageConverter {
     }
 
     /**
-     * The chunk before the interrupted one was finished: converting its saved original must give what the image
-     * holds. If not, the key or parameters differ from the first run, and going on would mix two keys.
+     * The chunks from where the journal says to the end of the area: {@code raw} sees the bytes on disk, {@code from}
+     * what is converted and {@code to} where it is written (one of them is {@code raw}). Journal positions are file
+     * positions; a device's are counted from the offset.
      */
-    private void checkKey(FileChannel img, ConversionJournal.Slot done, ByteBuffer a, ByteBuffer b)
+    private void convertInPlace(ConversionJournal journal, LoopDevice raw, LoopDevice from, LoopDevice to, long end)
             throws IOException {
+        ByteBuffer orig = ByteBuffer.allocateDirect(CHUNK_BYTES);
+        ByteBuffer conv = ByteBuffer.allocateDirect(CHUNK_BYTES);
+        long pos = offset;
+        long seq = 0;
+        ConversionJournal.Slot last = journal.newest();
+        if (last != null) {
+            checkKey(journal.previous(last), from, to);
+            // back to before the interrupted chunk
+            raw.write(ByteBuffer.wrap(last.data()), last.pos() - offset, false);
+            raw.flush();
+            pos = last.pos();
+            seq = last.seq() + 1;
+        }
+        for (; pos < end; pos += CHUNK_BYTES, seq++) {
+            int len = (int) Math.min(CHUNK_BYTES, end - pos);
+            raw.read(orig.clear().limit(len), pos - offset);
+            journal.save(seq, pos, orig.flip(), crash);
+            crash.at("image", seq);
+            ByteBuffer chunk = orig.rewind();
+            if (from != raw) {
+                from.read(conv.clear().limit(len), pos - offset);
+                chunk = conv.flip();
+            }
+            writeInHalves(to, chunk, pos - offset, seq);
+            to.flush();
+            progress.update(pos + len - offset, end - offset);
+        }
+    }
+
+    /**
+     * The chunk before the interrupted one was finished: read back through {@code to}, it must be what
+     * {@code from} made of its saved original. If not, the key or parameters differ from the first run, and going
+     * on would mix two keys. A saved ciphertext (when decrypting) is no longer on the image to be read through
+     * {@code from}: it is decoded as {@code from} would at that position, numbered by {@link Transform#sectorAt}.
+     */
+    private void checkKey(ConversionJournal.Slot done, LoopDevice from, LoopDevice to) throws IOException {
         if (done == null) {
             return;
         }
-        convert(ByteBuffer.wrap(done.data()), a.clear(), done.pos());
-        readFully(img, b.clear().limit(done.data().length), done.pos());
-        if (!a.flip().equals(b.flip())) {
+        int len = done.data().length;
+        Transform t = from.config().transform();
+        ByteBuffer expected = ByteBuffer.wrap(done.data());
+        if (!t.isIdentity()) {
+            ByteBuffer plain = ByteBuffer.allocate(len);
+            t.decode(expected, plain, Transform.sectorAt(done.pos()));
+            expected = plain.flip();
+        }
+        ByteBuffer found = ByteBuffer.allocate(len);
+        to.read(found, done.pos() - offset);
+        if (!expected.equals(found.flip())) {
             throw new IllegalArgumentException("the interrupted conversion used another key or other options: "
                     + "resume it with the same ones (the journal is kept)");
         }
@@ -195,15 +230,6 @@ public final class ImageConverter {
 
     private long areaEnd(long size) {
         return size <= offset ? offset : offset + (size - offset) / Transform.SECTOR_SIZE * Transform.SECTOR_SIZE;
-    }
-
-    private void convert(ByteBuffer from, ByteBuffer to, long pos) {
-        long sector = pos / Transform.SECTOR_SIZE;
-        if (encrypt) {
-            transform.encode(from, to, sector);
-        } else {
-            transform.decode(from, to, sector);
-        }
     }
 
     private static void copyRaw(FileChannel in, FileChannel out, long from, long to, ByteBuffer buf)
@@ -255,18 +281,16 @@ public final class ImageConverter {
         }
     }
 
-    private static void writeFully(FileChannel ch, ByteBuffer buf, long pos, Crash crash, long seq)
-            throws IOException {
-        int half = buf.remaining() / 2;
-        ByteBuffer first = buf.duplicate().limit(buf.position() + half);
-        while (first.hasRemaining()) {
-            ch.write(first, pos + first.position() - buf.position());
-        }
-        crash.at("image-torn", seq); // a test stops here: half the chunk converted, half not
-        ByteBuffer rest = buf.duplicate().position(buf.position() + half);
-        while (rest.hasRemaining()) {
-            ch.write(rest, pos + rest.position() - buf.position());
-        }
+    /**
+     * Writes a chunk in two halves, split at a whole sector of the transform: a test stops between them, as a crash
+     * would, leaving half the chunk converted and half not.
+     */
+    private void writeInHalves(LoopDevice to, ByteBuffer chunk, long devPos, long seq) throws IOException {
+        int half = chunk.remaining() / 2;
+        half -= half % transform.sectorSize();
+        to.write(chunk.duplicate().limit(chunk.position() + half), devPos, false);
+        crash.at("image-torn", seq);
+        to.write(chunk.duplicate().position(chunk.position() + half), devPos + half, false);
     }
 
     static void syncDirectory(Path file) throws IOException {

@@ -3,6 +3,7 @@ package dev.loopdev.ublk;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
+import dev.loopdev.Errno;
 import java.io.Closeable;
 import java.io.IOException;
 
@@ -66,8 +67,8 @@ final class IoUring implements Closeable {
             try {
                 return setupOnce(entries, cqEntries, tries[i]);
             } catch (LastErrorException e) {
-                if (e.getErrorCode() != Linux.EINVAL || i + 1 == tries.length) {
-                    throw new IOException("io_uring_setup: " + Linux.strerror(e.getErrorCode()), e);
+                if (e.getErrorCode() != Errno.EINVAL.code || i + 1 == tries.length) {
+                    throw new IOException("io_uring_setup: " + Errno.message(e.getErrorCode()), e);
                 }
             }
         }
@@ -131,10 +132,10 @@ final class IoUring implements Closeable {
                     minComplete > 0 ? ENTER_GETEVENTS : 0, null, 0L);
         } catch (LastErrorException e) {
             int errno = e.getErrorCode();
-            if (errno == Linux.EINTR || errno == Linux.EAGAIN || errno == Linux.EBUSY) {
+            if (errno == Errno.EINTR.code || errno == Errno.EAGAIN.code || errno == Errno.EBUSY.code) {
                 return 0;
             }
-            throw new IOException("io_uring_enter: " + Linux.strerror(errno), e);
+            throw new IOException("io_uring_enter: " + Errno.message(errno), e);
         }
     }
 

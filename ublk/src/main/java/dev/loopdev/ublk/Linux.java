@@ -23,17 +23,6 @@ final class Linux {
     static final int MAP_NORESERVE = 0x4000;
     static final int MAP_POPULATE = 0x8000;
 
-    static final int EPERM = 1;
-    static final int ENOENT = 2;
-    static final int EINTR = 4;
-    static final int EIO = 5;
-    static final int EAGAIN = 11;
-    static final int EBUSY = 16;
-    static final int ENODEV = 19;
-    static final int EINVAL = 22;
-    static final int ENOSYS = 38;
-    static final int EOPNOTSUPP = 95;
-
     static {
         Native.register(Linux.class, "c");
     }
@@ -65,8 +54,6 @@ final class Linux {
     static native int geteuid();
 
     static native int getpagesize();
-
-    static native String strerror(int errnum);
 
     static void closeQuietly(int fd) {
         if (fd >= 0) {

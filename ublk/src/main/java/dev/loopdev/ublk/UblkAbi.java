@@ -1,5 +1,6 @@
 package dev.loopdev.ublk;
 
+import dev.loopdev.Errno;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -26,7 +27,7 @@ final class UblkAbi {
     static final int IO_COMMIT_AND_FETCH_REQ = 0x21;
 
     /** A fetch completes with this when the device is going away: the tag will not come back. */
-    static final int IO_RES_ABORT = -Linux.ENODEV;
+    static final int IO_RES_ABORT = -Errno.ENODEV.code;
     static final int IO_RES_OK = 0;
 
     // Device flags (ublksrv_ctrl_dev_info.flags), also the feature bits of GET_FEATURES.

@@ -3,6 +3,7 @@ package dev.loopdev.ublk;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
+import dev.loopdev.Errno;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -45,11 +46,11 @@ final class UblkControl implements Closeable {
         try {
             fd = Linux.open(CONTROL.toString(), Linux.O_RDWR | Linux.O_CLOEXEC);
         } catch (LastErrorException e) {
-            if (e.getErrorCode() == Linux.ENOENT || e.getErrorCode() == Linux.ENODEV) {
+            if (e.getErrorCode() == Errno.ENOENT.code || e.getErrorCode() == Errno.ENODEV.code) {
                 throw new UblkException("this kernel has no ublk: " + CONTROL + " is missing (modprobe ublk_drv; "
                         + "ublk needs Linux 6.0 or newer)");
             }
-            throw new UblkException(CONTROL + ": " + Linux.strerror(e.getErrorCode()));
+            throw new UblkException(CONTROL + ": " + Errno.message(e.getErrorCode()));
         }
         try {
             return new UblkControl(fd, IoUring.setup(4, 8, IoUring.SETUP_SQE128));
@@ -98,7 +99,7 @@ final class UblkControl implements Closeable {
     /** GET_DEV_INFO, or null when there is no device {@code id}. */
     synchronized UblkAbi.DevInfo info(int id) throws IOException {
         int res = command(encoding, UblkAbi.CMD_GET_DEV_INFO, id, UblkAbi.DEV_INFO_SIZE, 0);
-        if (res == -Linux.ENODEV || res == -Linux.ENOENT) {
+        if (res == -Errno.ENODEV.code || res == -Errno.ENOENT.code) {
             return null;
         }
         check("GET_DEV_INFO", res);
@@ -144,7 +145,7 @@ final class UblkControl implements Closeable {
 
     private static void check(String what, int res) throws IOException {
         if (res < 0) {
-            throw new UblkException(what + ": " + Linux.strerror(-res));
+            throw new UblkException(what + ": " + Errno.message(-res));
         }
     }
 

@@ -1,17 +1,18 @@
 package dev.loopdev.ublk;
 
 import com.sun.jna.LastErrorException;
+import dev.loopdev.Errno;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** The ublk devices this kernel has, whoever serves them: what {@code list} and {@code detach} need. */
 public final class UblkDevices {
-    private static final Pattern DEVICE = Pattern.compile("(?:/dev/)?ublk[bc]?(\\d+)");
+    /** A ublk device's name, /dev/ublkbN, ublkbN, /dev/ublkcN (its character device) or ublkN; the group is N. */
+    public static final Pattern DEVICE = Pattern.compile("(?:/dev/)?ublk[bc]?(\\d+)");
 
     private UblkDevices() {
     }
@@ -39,23 +40,6 @@ public final class UblkDevices {
         static Info of(UblkAbi.DevInfo d) {
             return new Info(d.devId(), d.state(), d.serverPid(), d.queues(), d.depth(), d.maxIoBytes(), d.flags());
         }
-    }
-
-    /** Whether {@code s} names a ublk device (/dev/ublkbN, ublkbN) rather than, say, /dev/nbdN. */
-    public static boolean isUblk(String s) {
-        return DEVICE.matcher(s.trim()).matches() && s.contains("ublk");
-    }
-
-    /** Parses /dev/ublkbN, ublkbN, /dev/ublkcN or N. */
-    public static int parseDevice(String s) {
-        Matcher m = DEVICE.matcher(s.trim());
-        if (m.matches()) {
-            return Integer.parseInt(m.group(1));
-        }
-        if (s.trim().matches("\\d+")) {
-            return Integer.parseInt(s.trim());
-        }
-        throw new IllegalArgumentException("not a ublk device: '" + s + "' (expected /dev/ublkbN)");
     }
 
     /**
@@ -117,14 +101,14 @@ public final class UblkDevices {
         try {
             fd = Linux.open(path, Linux.O_RDONLY | Linux.O_EXCL | Linux.O_CLOEXEC);
         } catch (LastErrorException e) {
-            if (e.getErrorCode() == Linux.EBUSY) {
+            if (e.getErrorCode() == Errno.EBUSY.code) {
                 return true;
             }
-            if (e.getErrorCode() == Linux.ENOENT || e.getErrorCode() == Linux.ENODEV
-                    || e.getErrorCode() == 6 /* ENXIO: the disk is going away */) {
+            if (e.getErrorCode() == Errno.ENOENT.code || e.getErrorCode() == Errno.ENODEV.code
+                    || e.getErrorCode() == Errno.ENXIO.code /* the disk is going away */) {
                 return false;
             }
-            throw new UblkException(path + ": " + Linux.strerror(e.getErrorCode()));
+            throw new UblkException(path + ": " + Errno.message(e.getErrorCode()));
         }
         Linux.closeQuietly(fd);
         return false;

@@ -2,6 +2,7 @@ package dev.loopdev.ublk;
 
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Pointer;
+import dev.loopdev.Errno;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -69,7 +70,7 @@ final class UblkQueue {
                     Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS | Linux.MAP_NORESERVE, -1, 0);
         } catch (LastErrorException e) {
             close();
-            throw new IOException("queue " + q + ": mmap: " + Linux.strerror(e.getErrorCode()), e);
+            throw new IOException("queue " + q + ": mmap: " + Errno.message(e.getErrorCode()), e);
         }
         bufferBase = Pointer.nativeValue(bufferMap);
         buffers = new ByteBuffer[depth];
@@ -85,7 +86,7 @@ final class UblkQueue {
             while (r.sqPending() > 0) {
                 uring.enter(0);
                 if (r.cqReady() > 0) { // a fetch answered at once is a refusal: the device is not ours to serve
-                    throw new IOException("queue " + q + ": FETCH_REQ refused: " + Linux.strerror(-r.result(0)));
+                    throw new IOException("queue " + q + ": FETCH_REQ refused: " + Errno.message(-r.result(0)));
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -121,17 +122,17 @@ final class UblkQueue {
             int op = opFlags & 0xff;
             int result;
             if (userCopy && op == UblkAbi.OP_WRITE && !copy(tag, sectors << 9, false)) {
-                result = -Linux.EIO;
+                result = -Errno.EIO.code;
             } else {
                 result = requests.serve(opFlags, descriptors.getLong(at + 8), sectors, buffers[tag]);
                 if (userCopy && op == UblkAbi.OP_READ && result > 0 && !copy(tag, result, true)) {
-                    result = -Linux.EIO;
+                    result = -Errno.EIO.code;
                 }
             }
             queueCommand(UblkAbi.IO_COMMIT_AND_FETCH_REQ, tag, result);
         } else {
             if (res != UblkAbi.IO_RES_ABORT) {
-                LOG.warning("queue " + q + " tag " + tag + ": the driver refused a command: " + Linux.strerror(-res));
+                LOG.warning("queue " + q + " tag " + tag + ": the driver refused a command: " + Errno.message(-res));
             }
             liveTags--;
         }
@@ -154,7 +155,7 @@ final class UblkQueue {
             }
             return true;
         } catch (LastErrorException e) {
-            LOG.warning("queue " + q + " tag " + tag + ": user copy: " + Linux.strerror(e.getErrorCode()));
+            LOG.warning("queue " + q + " tag " + tag + ": user copy: " + Errno.message(e.getErrorCode()));
             return false;
         }
     }

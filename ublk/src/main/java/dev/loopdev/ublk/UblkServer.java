@@ -1,6 +1,7 @@
 package dev.loopdev.ublk;
 
 import dev.loopdev.BlockDevice;
+import dev.loopdev.Errno;
 import java.io.Closeable;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -116,8 +117,8 @@ public final class UblkServer implements Closeable {
                 return Linux.open(path, Linux.O_RDWR | Linux.O_CLOEXEC);
             } catch (com.sun.jna.LastErrorException e) {
                 // without devtmpfs, udev makes the node a moment after ADD_DEV
-                if (e.getErrorCode() != Linux.ENOENT || System.nanoTime() > deadline) {
-                    throw new UblkException(path + ": " + Linux.strerror(e.getErrorCode()));
+                if (e.getErrorCode() != Errno.ENOENT.code || System.nanoTime() > deadline) {
+                    throw new UblkException(path + ": " + Errno.message(e.getErrorCode()));
                 }
             }
             try {

@@ -141,7 +141,7 @@ final class GenericNetlink implements Closeable {
         final int errno;
 
         NetlinkException(String what, int errno) {
-            super((what == null ? "" : what + ": ") + Libc.strerror(errno));
+            super((what == null ? "" : what + ": ") + Errno.message(errno));
             this.errno = errno;
         }
     }

@@ -21,7 +21,8 @@ import java.util.regex.Pattern;
  */
 public final class KernelNbd {
     private static final Logger LOG = Logger.getLogger(KernelNbd.class.getName());
-    private static final Pattern DEVICE = Pattern.compile("(?:/dev/)?nbd(\\d+)");
+    /** An NBD device's name, /dev/nbdN or nbdN; the group is N. */
+    public static final Pattern DEVICE = Pattern.compile("(?:/dev/)?nbd(\\d+)");
 
     private KernelNbd() {
     }
@@ -48,18 +49,6 @@ public final class KernelNbd {
 
     public static String devicePath(int index) {
         return "/dev/nbd" + index;
-    }
-
-    /** Parses /dev/nbdN, nbdN or N. */
-    public static int parseDevice(String s) {
-        Matcher m = DEVICE.matcher(s.trim());
-        if (m.matches()) {
-            return Integer.parseInt(m.group(1));
-        }
-        if (s.trim().matches("\\d+")) {
-            return Integer.parseInt(s.trim());
-        }
-        throw new IllegalArgumentException("not an NBD device: '" + s + "' (expected /dev/nbdN)");
     }
 
     /** Configuring the kernel's NBD devices is root's business; say so before anything else fails obscurely. */

@@ -1,6 +1,7 @@
 package dev.loopdev.nbd.kernel;
 
 import com.sun.jna.LastErrorException;
+import dev.loopdev.Errno;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -87,14 +88,14 @@ public final class KernelSockets {
         try {
             fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
         } catch (LastErrorException e) {
-            throw new IOException("socket(AF_UNIX): " + Libc.strerror(e.getErrorCode()));
+            throw new IOException("socket(AF_UNIX): " + Errno.message(e.getErrorCode()));
         }
         try {
             Libc.connect(fd, sockaddrUn, 2 + name.length + 1);
             return fd;
         } catch (LastErrorException e) {
             Libc.closeQuietly(fd);
-            throw new IOException(path + ": connect: " + Libc.strerror(e.getErrorCode()));
+            throw new IOException(path + ": connect: " + Errno.message(e.getErrorCode()));
         }
     }
 }

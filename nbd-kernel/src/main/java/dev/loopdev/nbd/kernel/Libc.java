@@ -15,7 +15,6 @@ final class Libc {
     static final int O_RDWR = 2;
     static final int O_CLOEXEC = 0x80000;
 
-
     static {
         Native.register(Libc.class, "c");
     }
@@ -43,8 +42,6 @@ final class Libc {
     static native int ioctl(int fd, long request, long arg) throws LastErrorException;
 
     static native int geteuid();
-
-    static native String strerror(int errnum);
 
     /** Closes quietly: used on paths that are already reporting another error. */
     static void closeQuietly(int fd) {

@@ -1,6 +1,7 @@
 package dev.loopdev.nbd.kernel;
 
 import com.sun.jna.LastErrorException;
+import dev.loopdev.Errno;
 import java.io.IOException;
 
 /**
@@ -57,7 +58,7 @@ final class NbdIoctl {
         } catch (LastErrorException e) {
             // EIO or similar when the sockets die, 0 on an orderly disconnect: either way the device is done
             java.util.logging.Logger.getLogger(NbdIoctl.class.getName())
-                    .fine(dev + ": NBD_DO_IT returned " + Libc.strerror(e.getErrorCode()));
+                    .fine(dev + ": NBD_DO_IT returned " + Errno.message(e.getErrorCode()));
         } finally {
             try {
                 Libc.ioctl(fd, NBD_CLEAR_QUE, 0);
@@ -89,7 +90,7 @@ final class NbdIoctl {
         try {
             return Libc.open(dev, Libc.O_RDWR | Libc.O_CLOEXEC, 0);
         } catch (LastErrorException e) {
-            throw new KernelNbdException(dev + ": " + Libc.strerror(e.getErrorCode()), e.getErrorCode());
+            throw new KernelNbdException(dev + ": " + Errno.message(e.getErrorCode()), e.getErrorCode());
         }
     }
 
@@ -98,7 +99,7 @@ final class NbdIoctl {
             Libc.ioctl(fd, request, arg);
         } catch (LastErrorException e) {
             throw new KernelNbdException(String.format("%s: ioctl 0x%04x: %s", dev, request,
-                    Libc.strerror(e.getErrorCode())), e.getErrorCode());
+                    Errno.message(e.getErrorCode())), e.getErrorCode());
         }
     }
 }
