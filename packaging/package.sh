@@ -31,6 +31,10 @@ install_tree() {
   install -d -m 0755 "$dest/bin" "$dest/lib/loopdev" "$dest/share/man/man1" \
       "$dest/share/bash-completion/completions" "$dest/lib/systemd/system" "$dest/share/doc/loopdev"
   install -m 0644 "$target/loopdev.jar" "$dest/lib/loopdev/loopdev.jar"
+  local lib
+  for lib in "$target"/jna/*/libjnidispatch.so; do   # JNA's native half, found next to the jar (Main)
+    install -D -m 0644 "$lib" "$dest/lib/loopdev/jna/$(basename "$(dirname "$lib")")/libjnidispatch.so"
+  done
   install -m 0755 "$root/packaging/cds-archive.sh" "$dest/lib/loopdev/cds-archive.sh"
   install -m 0755 "$root/packaging/loopdev.in" "$dest/bin/loopdev"
   asciidoctor --backend=manpage --attribute=mansource="loopdev $version" --attribute=manmanual="loopdev Manual" \

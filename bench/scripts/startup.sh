@@ -10,7 +10,8 @@
 # archive built with the jar, default cli/target/loopdev.jsa), SERVERS (default: "loopdev loopdev-nocds
 # loopdev-launcher qemu-nbd nbdkit"). loopdev-nocds runs the same jar without the archive (-Xshare:auto, the JDK's
 # own archive only); loopdev-launcher is ./loopdev, the command the README shows; loopdev-base runs BASE_JAR, another
-# build's jar (say, the commit before a start-up change), as loopdev-nocds runs this one.
+# build's jar (say, the commit before a start-up change), as loopdev-nocds runs this one, or with BASE_JSA, that
+# build's class-data archive, as loopdev runs this one.
 #
 # Prints, per server, the median, fastest and slowest wall-clock milliseconds over the rounds, and the median CPU
 # milliseconds (user + system, all threads, from /proc/PID/stat at the first answer): on a busy machine the wall
@@ -62,7 +63,8 @@ one() {
     loopdev) "$JAVA" ${JAVA_OPTS:-} -XX:SharedArchiveFile="$JSA" -jar "$JAR" serve "$work/disk.img" --unix "$sock" \
                  >/dev/null 2>>"$work/$name.log" & ;;
     loopdev-nocds) "$JAVA" ${JAVA_OPTS:-} -jar "$JAR" serve "$work/disk.img" --unix "$sock" >/dev/null 2>>"$work/$name.log" & ;;
-    loopdev-base) "$JAVA" ${JAVA_OPTS:-} -jar "${BASE_JAR:?loopdev-base needs BASE_JAR}" serve "$work/disk.img" \
+    loopdev-base) "$JAVA" ${JAVA_OPTS:-} ${BASE_JSA:+-XX:SharedArchiveFile="$BASE_JSA"} \
+                      -jar "${BASE_JAR:?loopdev-base needs BASE_JAR}" serve "$work/disk.img" \
                       --unix "$sock" >/dev/null 2>>"$work/$name.log" & ;;
     loopdev-launcher) "$root/loopdev" serve "$work/disk.img" --unix "$sock" >/dev/null 2>>"$work/$name.log" & ;;
     qemu-nbd) qemu-nbd -f raw -t -k "$sock" "$work/disk.img" 2>>"$work/$name.log" & ;;

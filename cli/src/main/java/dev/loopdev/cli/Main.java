@@ -1,9 +1,14 @@
 package dev.loopdev.cli;
 
+import com.sun.jna.Platform;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.logging.Logger;
 import picocli.CommandLine;
@@ -49,6 +54,9 @@ public final class Main {
         if (System.getProperty("jna.platform.library.path") == null) {
             System.setProperty("jna.platform.library.path", "/usr/lib:/lib");
         }
+        if (System.getProperty("jna.boot.library.path") == null) {
+            jnaNativeDirectory().ifPresent(dir -> System.setProperty("jna.boot.library.path", dir.toString()));
+        }
         Logs.configure();
         Thread.setDefaultUncaughtExceptionHandler((t, e) -> {
             Logger.getLogger(Main.class.getName()).severe(t.getName() + ": " + Cli.describe(e));
@@ -58,6 +66,22 @@ public final class Main {
         });
         CommandLine only = args.length == 0 ? null : subcommand(args[0]);
         return only != null ? execute(only, Arrays.copyOfRange(args, 1, args.length)) : execute(commandLine(), args);
+    }
+
+    /**
+     * The directory with JNA's native library for this platform that the build puts next to the jar
+     * ({@code jna/linux-x86-64/libjnidispatch.so}), if there is one. Without it JNA copies the library out of the
+     * jar into a temporary file and loads that, at every start.
+     */
+    static Optional<Path> jnaNativeDirectory() {
+        try {
+            Path code = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            Path dir = code.resolveSibling("jna").resolve(Platform.RESOURCE_PREFIX);
+            return Files.isRegularFile(dir.resolve(System.mapLibraryName("jnidispatch"))) ? Optional.of(dir)
+                    : Optional.empty();
+        } catch (RuntimeException | URISyntaxException e) { // no code source (or not a file): JNA's own way
+            return Optional.empty();
+        }
     }
 
     /** Executes a configured command line: whatever it throws, an Error included, is one line and status 1. */

@@ -74,6 +74,8 @@ class InstallIT {
         assertFalse(Files.readString(bin).contains("mvn"), "the installed command must never build");
         assertTrue(Files.isRegularFile(prefix.resolve("lib/loopdev/loopdev.jar")));
         assertTrue(Files.isRegularFile(prefix.resolve("lib/loopdev/loopdev.jsa")), "the class-data archive");
+        assertTrue(Files.isRegularFile(prefix.resolve("lib/loopdev/jna/linux-x86-64/libjnidispatch.so")),
+                "JNA's native library");
 
         // As nobody: the version, then a captive serve of an image it creates, answered by nbdinfo.
         Path work = nobodysDir("work");
@@ -83,6 +85,11 @@ class InstallIT {
                 + work.resolve("nbd.sock") + " --run 'nbdinfo --size \"$uri\"'").ok();
         assertEquals("16777216", serve.stdout().strip(), serve::describe);
         assertTrue(serve.stderr().contains("loopdev: created " + work.resolve("disk.img")), serve::describe);
+        // JNA's native library loaded from beside the jar, not copied out of it into a temporary file.
+        Path jna = prefix.resolve("lib/loopdev/jna/linux-x86-64/libjnidispatch.so");
+        Tools.Result maps = asNobody(bin + " serve " + work.resolve("disk.img") + " --unix " + work.resolve("nbd.sock")
+                + " --run 'grep -o \"[^ ]*libjnidispatch[^ ]*\" /proc/$PPID/maps | sort -u'").ok();
+        assertEquals(jna.toString(), maps.stdout().strip(), maps::describe);
 
         // picocli's man pages, one per command, and its bash completion.
         for (String c : COMMANDS) {
@@ -167,7 +174,8 @@ class InstallIT {
                 + "libfuse2 | libfuse2t64"), info);
         String contents = Tools.ok("dpkg-deb", "--contents", deb.toString()).stdout();
         for (String path : new String[] {"./usr/bin/loopdev", "./usr/lib/loopdev/loopdev.jar",
-            "./usr/lib/loopdev/cds-archive.sh", "./usr/share/man/man1/loopdev-serve.1.gz",
+            "./usr/lib/loopdev/cds-archive.sh", "./usr/lib/loopdev/jna/linux-x86-64/libjnidispatch.so",
+            "./usr/share/man/man1/loopdev-serve.1.gz",
             "./usr/share/bash-completion/completions/loopdev", "./usr/lib/systemd/system/loopdev@.socket",
             "./usr/lib/systemd/system/loopdev@.service", "./usr/share/doc/loopdev/LICENSE"}) {
             assertTrue(contents.contains(" " + path + "\n"), () -> path + " missing\n" + contents);
