@@ -192,7 +192,7 @@ public final class LuksFormat {
         byte[] kdfSalt = LuksImage.randomBytes(Luks2Header.SALT_BYTES);
         long areaOffset = 2 * metadata;
         byte[] derived = kdf.derive(passphrase, kdfSalt, key.length);
-        byte[] split = AfSplitter.split(key, AfSplitter.STRIPES, hash, LuksImage.RANDOM);
+        byte[] split = AfSplitter.split(key, AfSplitter.STRIPES, hash, LuksImage.random());
         byte[] material = LuksImage.encrypt(o.cipher(), derived, split, 0);
         Arrays.fill(split, (byte) 0);
 
@@ -282,7 +282,7 @@ public final class LuksFormat {
         slot.salt = LuksImage.randomBytes(Luks1Header.SALT_BYTES);
         slot.iterations = Math.max(KdfSettings.MIN_PBKDF2_ITERATIONS, kdf.iterations());
         byte[] derived = new Kdf.Pbkdf2(hash, slot.iterations).derive(passphrase, slot.salt, key.length);
-        byte[] split = AfSplitter.split(key, AfSplitter.STRIPES, hash, LuksImage.RANDOM);
+        byte[] split = AfSplitter.split(key, AfSplitter.STRIPES, hash, LuksImage.random());
         byte[] material = LuksImage.encrypt(h.cipherSpec(), derived, split, 0);
         Arrays.fill(split, (byte) 0);
         slot.active = Luks1Header.ENABLED;

@@ -27,7 +27,14 @@ import java.util.TreeMap;
  * copy of a removed passphrase's key.
  */
 public final class LuksImage implements Closeable {
-    static final SecureRandom RANDOM = new SecureRandom();
+    /** The source of salts, padding and AF stripes; made on first use (probing an image needs none). */
+    static SecureRandom random() {
+        return Random.INSTANCE;
+    }
+
+    private static final class Random {
+        static final SecureRandom INSTANCE = new SecureRandom();
+    }
 
     private final HeaderFile file;
     private Luks1Header v1;
@@ -458,7 +465,7 @@ public final class LuksImage implements Closeable {
         slot.salt = randomBytes(Luks1Header.SALT_BYTES);
         slot.iterations = Math.max(KdfSettings.MIN_PBKDF2_ITERATIONS, kdf.iterations());
         byte[] derived = kdf.derive(passphrase, slot.salt, h.keyBytes);
-        byte[] split = AfSplitter.split(key, AfSplitter.STRIPES, h.hashSpec, RANDOM);
+        byte[] split = AfSplitter.split(key, AfSplitter.STRIPES, h.hashSpec, random());
         byte[] material = encrypt(h.cipherSpec(), derived, split, s);
         Arrays.fill(split, (byte) 0);
         file.write(material, slot.materialOffsetSectors * 512, "keyslot " + s + " material");
@@ -491,11 +498,11 @@ public final class LuksImage implements Closeable {
         Kdf kdf = settings.calibrate(areaKeyBytes);
         byte[] salt = randomBytes(Luks2Header.SALT_BYTES);
         byte[] derived = kdf.derive(passphrase, salt, areaKeyBytes);
-        byte[] split = AfSplitter.split(key, AfSplitter.STRIPES, settings.hash(), RANDOM);
+        byte[] split = AfSplitter.split(key, AfSplitter.STRIPES, settings.hash(), random());
         byte[] material = encrypt(areaCipher, derived, split, s);
         Arrays.fill(split, (byte) 0);
         byte[] padded = Arrays.copyOf(material, (int) areaBytes);
-        RANDOM.nextBytes(padded);
+        random().nextBytes(padded);
         System.arraycopy(material, 0, padded, 0, material.length);
         file.write(padded, areaOffset, "keyslot " + s + " material");
         file.sync();
@@ -605,7 +612,7 @@ public final class LuksImage implements Closeable {
 
     static byte[] randomBytes(int n) {
         byte[] b = new byte[n];
-        RANDOM.nextBytes(b);
+        random().nextBytes(b);
         return b;
     }
 
