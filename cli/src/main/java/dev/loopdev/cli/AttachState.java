@@ -50,17 +50,28 @@ record AttachState(int index, long pid, String image, long sizeBytes, int blockS
         return KernelNbd.pidOf(index).orElse(-1) == pid && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
     }
 
-    /** Written to a temporary file and renamed into place, so a reader never sees half a record. */
     void write() throws IOException {
-        Files.createDirectories(DIR);
-        Path tmp = DIR.resolve("nbd" + index + ".json.tmp");
-        Files.writeString(tmp, toJson() + "\n", StandardCharsets.UTF_8);
-        Files.move(tmp, file(index), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        writeRecord(file(index), toJson());
     }
 
     void delete() {
+        deleteRecord(file(index));
+    }
+
+    /**
+     * A record (this kind or ublk's) written to a temporary file and renamed into place, so a reader never sees
+     * half of one.
+     */
+    static void writeRecord(Path file, String json) throws IOException {
+        Files.createDirectories(file.getParent());
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, json + "\n", StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    static void deleteRecord(Path file) {
         try {
-            Files.deleteIfExists(file(index));
+            Files.deleteIfExists(file);
         } catch (IOException ignored) {
             // a stale record is ignored by readers anyway (its pid is gone)
         }

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Locale;
 import java.util.Map;
 
@@ -42,18 +41,11 @@ record UblkAttachState(int id, long pid, String image, long sizeBytes, int block
     }
 
     void write() throws IOException {
-        Files.createDirectories(AttachState.DIR);
-        Path tmp = AttachState.DIR.resolve("ublkb" + id + ".json.tmp");
-        Files.writeString(tmp, toJson() + "\n", StandardCharsets.UTF_8);
-        Files.move(tmp, file(id), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AttachState.writeRecord(file(id), toJson());
     }
 
     void delete() {
-        try {
-            Files.deleteIfExists(file(id));
-        } catch (IOException ignored) {
-            // a stale record is ignored by readers anyway (its pid is gone)
-        }
+        AttachState.deleteRecord(file(id));
     }
 
     static UblkAttachState read(int id) {
