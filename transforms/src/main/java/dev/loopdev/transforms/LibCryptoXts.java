@@ -27,7 +27,10 @@ import java.util.logging.Logger;
  */
 final class LibCryptoXts {
     private static final Logger LOG = Logger.getLogger(LibCryptoXts.class.getName());
-    /** Set to {@code java} to run XTS in Java even where libcrypto has it (tests, A/B benchmarks). */
+    /**
+     * {@code java}: XTS runs in Java even where libcrypto has it; {@code libcrypto}: on libcrypto for every sector
+     * size, not only from {@link OpenSslXtsSectorCipher#MIN_SECTOR_SIZE} (tests, A/B benchmarks).
+     */
     static final String PROPERTY = "loopdev.xts";
     static final boolean AVAILABLE = probe();
 

@@ -21,7 +21,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  */
 final class OpenSslXtsSectorCipher implements Transform {
     private static final int POOL_SLOTS = 16;
-    private static final int CHUNK_BYTES = SectorCipher.CHUNK_BYTES;
+    /** Heap bytes go through native scratch this much at a time: small enough that it and the two arrays stay in L1. */
+    private static final int CHUNK_BYTES = 8192;
 
     private final CipherSpec spec;
     private final byte[] key;
@@ -70,13 +71,22 @@ final class OpenSslXtsSectorCipher implements Transform {
         }
     }
 
-    /** Whether this spec and key run on libcrypto; otherwise {@link XtsSectorCipher} runs them. */
-    static boolean handles(CipherSpec spec, byte[] key) {
+    /**
+     * The smallest sector size run on libcrypto unless {@code -Dloopdev.xts=libcrypto}. Each sector costs one JNA
+     * call, about 150 ns on top of libcrypto's own time, which is about 120 ns for a 512-byte sector and 700 for a
+     * 4096-byte one; on a CPU with AVX-512 the JDK pipelines the Java XTS's ECB call and that path is faster below
+     * 2048 bytes (bench/README.md, "AES-XTS on libcrypto").
+     */
+    static final int MIN_SECTOR_SIZE = 2048;
+
+    /** Whether this spec, key and sector size run on libcrypto; otherwise {@link XtsSectorCipher} runs them. */
+    static boolean handles(CipherSpec spec, byte[] key, int sectorSize) {
         // OpenSSL refuses a key whose halves are equal (Rogaway's attack on XTS); dm-crypt outside FIPS mode and
         // the Java XTS accept it, so such a key stays in Java.
         int half = key.length / 2;
         return LibCryptoXts.AVAILABLE && spec.isXts() && spec.cipher().equals("aes")
-                && !Arrays.equals(key, 0, half, key, half, key.length);
+                && !Arrays.equals(key, 0, half, key, half, key.length)
+                && (sectorSize >= MIN_SECTOR_SIZE || "libcrypto".equals(System.getProperty(LibCryptoXts.PROPERTY)));
     }
 
     /** As {@link XtsSectorCipher#XtsSectorCipher}; {@link #handles} must have said yes. */

@@ -46,7 +46,8 @@ public final class Transforms {
                 if (!cs.isXts()) {
                     return new CbcSectorCipher(cs, key, ivOffset, sectorSize);
                 }
-                return OpenSslXtsSectorCipher.handles(cs, key) ? new OpenSslXtsSectorCipher(cs, key, ivOffset, sectorSize)
+                return OpenSslXtsSectorCipher.handles(cs, key, sectorSize)
+                        ? new OpenSslXtsSectorCipher(cs, key, ivOffset, sectorSize)
                         : new XtsSectorCipher(cs, key, ivOffset, sectorSize);
         }
     }

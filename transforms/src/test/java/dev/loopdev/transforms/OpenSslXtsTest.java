@@ -10,8 +10,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.loopdev.Transform;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -113,8 +119,11 @@ class OpenSslXtsTest {
         try (Transform t = Transforms.create("aes-xts-plain64", key, 0, 4096)) {
             assertInstanceOf(OpenSslXtsSectorCipher.class, t);
         }
+        try (Transform t = Transforms.create("aes-xts-plain64", key, 0, 512)) {
+            assertInstanceOf(XtsSectorCipher.class, t);
+        }
         System.arraycopy(key, 0, key, 32, 32);
-        assertFalse(OpenSslXtsSectorCipher.handles(CipherSpec.parse("aes-xts-plain64"), key));
+        assertFalse(OpenSslXtsSectorCipher.handles(CipherSpec.parse("aes-xts-plain64"), key, 4096));
         try (Transform t = Transforms.create("aes-xts-plain64", key, 0, 4096)) {
             assertInstanceOf(XtsSectorCipher.class, t);
             byte[] plain = InteropTest.bytes(new Random(6), 8192);
@@ -132,6 +141,33 @@ class OpenSslXtsTest {
         Arrays.fill(key, (byte) 0x5a);
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> new LibCryptoXts.Context(key, true));
         assertFalse(e.getMessage().contains("5a") || e.getMessage().toLowerCase().contains("5a5a"));
+    }
+
+    @Test
+    void threadsShareOneTransform() throws Exception {
+        byte[] key = InteropTest.bytes(new Random(8), 64);
+        try (Transform t = new OpenSslXtsSectorCipher(CipherSpec.parse("aes-xts-plain64"), key, 0, 4096);
+             Transform java = new XtsSectorCipher(CipherSpec.parse("aes-xts-plain64"), key, 0, 4096)) {
+            Random rnd = new Random(9);
+            List<byte[]> inputs = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                inputs.add(InteropTest.bytes(rnd, (1 + rnd.nextInt(40)) * 4096));
+            }
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            try {
+                List<Future<byte[]>> got = new ArrayList<>();
+                for (int k = 0; k < 8 * inputs.size(); k++) {
+                    int n = k % inputs.size();
+                    got.add(pool.submit(() -> InteropTest.encode(t, inputs.get(n), n * 1000L)));
+                }
+                for (int k = 0; k < got.size(); k++) {
+                    int n = k % inputs.size();
+                    assertArrayEquals(InteropTest.encode(java, inputs.get(n), n * 1000L), got.get(k).get(30, TimeUnit.SECONDS));
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
     }
 
     @Test

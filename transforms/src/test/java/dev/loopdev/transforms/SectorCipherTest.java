@@ -22,7 +22,7 @@ class SectorCipherTest {
     private static final String[] SPECS = {"aes-cbc-plain", "aes-cbc-essiv:sha256", "aes-xts-plain64",
         "twofish-cbc-plain", "serpent-cbc-plain64"};
 
-    /** Key bytes 1, 2, 3, ...: XTS halves that differ, so AES-XTS runs on libcrypto where there is one. */
+    /** Key bytes 1, 2, 3, ...: XTS halves that differ (OpenSslXtsTest holds libcrypto's XTS to these). */
     private static Transform create(String spec) {
         byte[] key = new byte[CipherSpec.parse(spec).isXts() ? 64 : 32];
         for (int i = 0; i < key.length; i++) {
