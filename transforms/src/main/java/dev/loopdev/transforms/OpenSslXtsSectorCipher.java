@@ -41,6 +41,9 @@ final class OpenSslXtsSectorCipher implements Transform {
         private long scratchAddress;
 
         LibCryptoXts.Context direction(boolean encode) {
+            if ((encode ? encrypt : decrypt) == null && closed) {
+                throw new IllegalStateException(name() + ": the transform is closed"); // the key is wiped
+            }
             if (encode) {
                 return encrypt != null ? encrypt : (encrypt = new LibCryptoXts.Context(key, true));
             }
@@ -124,6 +127,9 @@ final class OpenSslXtsSectorCipher implements Transform {
         if (n % sectorSize != 0 || to.remaining() < n || sector % ivStep != 0) {
             throw new IllegalArgumentException("a transform works on whole sectors of " + sectorSize + " bytes: "
                     + n + " bytes into " + to.remaining() + " at sector " + sector);
+        }
+        if (to.isReadOnly()) {
+            throw new java.nio.ReadOnlyBufferException(); // libcrypto would write it regardless (or fault)
         }
         Context c = acquire();
         try {

@@ -175,6 +175,8 @@ class OpenSslXtsTest {
         byte[] key = InteropTest.bytes(new Random(7), 32);
         OpenSslXtsSectorCipher t = new OpenSslXtsSectorCipher(CipherSpec.parse("aes-xts-plain64"), key, 0, 512);
         assertEquals(512, InteropTest.encode(t, new byte[512], 0).length);
+        ByteBuffer readOnly = ByteBuffer.allocateDirect(512).asReadOnlyBuffer();
+        assertThrows(java.nio.ReadOnlyBufferException.class, () -> t.encode(ByteBuffer.allocateDirect(512), readOnly, 0));
         t.close();
         t.close();
         assertThrows(IllegalStateException.class, () -> InteropTest.encode(t, new byte[512], 0));
