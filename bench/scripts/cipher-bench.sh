@@ -12,7 +12,12 @@
 # missing), SPECS (spec:keybits, default "aes-xts-plain64:512 aes-xts-plain64:256"), SECTOR (the transform's
 # sector size, default 4096), REQUEST (request sizes in bytes, default "4096 65536"), ROUNDS (default 3),
 # JMH_OPTS (default "-f 1 -wi 3 -w 1 -i 5 -r 1"), OPENSSL_SECONDS (per openssl run, default 3), BASELINE_JAR (another
-# build's benchmarks.jar, run in the same rounds: a "before" column).
+# build's benchmarks.jar, run in the same rounds: a "before" column), BASELINE_ARGS (JVM options of the baseline
+# column's runs; with it alone the baseline is this jar, e.g. BASELINE_ARGS=-Dloopdev.xts=java for the Java XTS
+# beside libcrypto's), ARGS (JVM options of the loopdev column's runs, e.g. -Dloopdev.xts=libcrypto at 512-byte
+# sectors), BUFFERS (heap or direct request buffers, default heap).
+#
+#   BASELINE_ARGS=-Dloopdev.xts=java BUFFERS=direct bench/scripts/cipher-bench.sh
 set -euo pipefail
 
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
@@ -25,6 +30,10 @@ REQUEST=${REQUEST:-"4096 65536"}
 ROUNDS=${ROUNDS:-3}
 JMH_OPTS=${JMH_OPTS:-"-f 1 -wi 3 -w 1 -i 5 -r 1"}
 OPENSSL_SECONDS=${OPENSSL_SECONDS:-3}
+BASELINE_ARGS=${BASELINE_ARGS:-}
+ARGS=${ARGS:-}
+BUFFERS=${BUFFERS:-heap}
+[ -n "$BASELINE_ARGS" ] && BASELINE_JAR=${BASELINE_JAR:-$JAR}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
@@ -63,10 +72,13 @@ for round in $(seq 1 "$ROUNDS"); do
     done
   done
   for who in loopdev ${BASELINE_JAR:+baseline}; do
-    jar=$JAR; [ "$who" = baseline ] && jar=$BASELINE_JAR
+    jar=$JAR; extra=$ARGS; jvm_args=()
+    [ "$who" = baseline ] && jar=$BASELINE_JAR && extra=$BASELINE_ARGS
+    [ -n "$extra" ] && jvm_args=(-jvmArgsAppend "$extra")
     # shellcheck disable=SC2086
-    "$JAVA" -Djmh.ignoreLock=true -jar "$jar" SectorTransformBenchmark $JMH_OPTS -p specAndBits="$specs_csv" \
-        -p requestBytes="$requests_csv" -p sectorSize="$SECTOR" -prof dev.loopdev.bench.CpuTimeProfiler \
+    "$JAVA" -Djmh.ignoreLock=true -jar "$jar" SectorTransformBenchmark $JMH_OPTS "${jvm_args[@]}" \
+        -p specAndBits="$specs_csv" -p requestBytes="$requests_csv" -p sectorSize="$SECTOR" -p buffers="$BUFFERS" \
+        -prof dev.loopdev.bench.CpuTimeProfiler \
         -rf json -rff "$work/jmh.json" > "$work/jmh.log" 2>&1 || { cat "$work/jmh.log" >&2; exit 1; }
     "$PY" - "$work/jmh.json" "$who" >> "$results" <<'PYEOF'
 import json, sys
@@ -81,7 +93,9 @@ PYEOF
 done
 
 echo
-echo "loopdev sector ciphers vs openssl speed, sector size $SECTOR bytes, median of $ROUNDS alternating rounds"
+echo "loopdev sector ciphers vs openssl speed, sector size $SECTOR bytes, $BUFFERS buffers, median of $ROUNDS alternating rounds"
+[ -n "$ARGS" ] && echo "loopdev: $JAR $ARGS"
+[ -n "${BASELINE_JAR:-}" ] && echo "baseline: $BASELINE_JAR $BASELINE_ARGS"
 echo "$("$JAVA" -version 2>&1 | head -1); $(openssl version); load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "MB/s = 10^6 bytes per CPU second (openssl: user CPU; loopdev: the JMH process's CPU); wall-clock MB/s in brackets"
 echo

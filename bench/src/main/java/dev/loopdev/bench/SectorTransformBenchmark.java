@@ -44,6 +44,10 @@ public class SectorTransformBenchmark {
     @Param({"512"})
     public int sectorSize;
 
+    /** heap: a frontend's request array; direct: the core's pooled buffers and the mapped pages. */
+    @Param({"heap"})
+    public String buffers;
+
     private Transform transform;
     private ByteBuffer plain;
     private ByteBuffer raw;
@@ -58,8 +62,9 @@ public class SectorTransformBenchmark {
         transform = Transforms.create(specAndBits.substring(0, colon), key, 0, sectorSize);
         byte[] data = new byte[requestBytes];
         rnd.nextBytes(data);
-        plain = ByteBuffer.wrap(data);
-        raw = ByteBuffer.allocate(requestBytes);
+        boolean direct = buffers.equals("direct");
+        plain = direct ? ByteBuffer.allocateDirect(requestBytes).put(data).clear() : ByteBuffer.wrap(data);
+        raw = direct ? ByteBuffer.allocateDirect(requestBytes) : ByteBuffer.allocate(requestBytes);
         transform.encode(plain.duplicate(), raw.duplicate(), 0);
     }
 

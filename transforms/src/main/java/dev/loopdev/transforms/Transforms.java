@@ -43,8 +43,12 @@ public final class Transforms {
             default:
                 CipherSpec cs = parseCipher(spec);
                 cs.checkKeyBytes(key.length);
-                return cs.isXts() ? new XtsSectorCipher(cs, key, ivOffset, sectorSize)
-                        : new CbcSectorCipher(cs, key, ivOffset, sectorSize);
+                if (!cs.isXts()) {
+                    return new CbcSectorCipher(cs, key, ivOffset, sectorSize);
+                }
+                return OpenSslXtsSectorCipher.handles(cs, key, sectorSize)
+                        ? new OpenSslXtsSectorCipher(cs, key, ivOffset, sectorSize)
+                        : new XtsSectorCipher(cs, key, ivOffset, sectorSize);
         }
     }
 

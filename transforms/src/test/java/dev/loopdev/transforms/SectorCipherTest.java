@@ -22,8 +22,13 @@ class SectorCipherTest {
     private static final String[] SPECS = {"aes-cbc-plain", "aes-cbc-essiv:sha256", "aes-xts-plain64",
         "twofish-cbc-plain", "serpent-cbc-plain64"};
 
+    /** Key bytes 1, 2, 3, ...: XTS halves that differ (OpenSslXtsTest holds libcrypto's XTS to these). */
     private static Transform create(String spec) {
-        return Transforms.create(spec, new byte[CipherSpec.parse(spec).isXts() ? 64 : 32], 0);
+        byte[] key = new byte[CipherSpec.parse(spec).isXts() ? 64 : 32];
+        for (int i = 0; i < key.length; i++) {
+            key[i] = (byte) (i + 1);
+        }
+        return Transforms.create(spec, key, 0);
     }
 
     /** Whole-request results equal sector-by-sector ones, across the chunk size, in place and with direct buffers. */
