@@ -4,6 +4,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
+import java.lang.invoke.MethodHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -12,7 +13,9 @@ import java.util.logging.Logger;
 /**
  * OpenSSL's AES-XTS ({@code EVP_aes_128_xts}, {@code EVP_aes_256_xts}) from the system's libcrypto, the
  * implementation cryptsetup links, bound by JNA direct mapping: a call costs a JNI transition and JNA's argument
- * dispatch (about 150 ns here), so the per-sector path is one call and nothing else.
+ * dispatch (about 150 ns here), so the per-sector path is one call and nothing else. On Java 22 and later, with
+ * native access enabled, that one call, {@code EVP_Cipher}, goes through the foreign function interface instead
+ * ({@link Downcall}, a few nanoseconds); the rest (keying, freeing) stays on JNA.
  *
  * <p>An EVP context is keyed once. A sector's IV is then written straight into the context's live IV, the memory
  * {@code EVP_CIPHER_CTX_iv_noconst} points at (the provider's own IV, which XTS reads and never updates), and the
@@ -32,6 +35,10 @@ final class LibCryptoXts {
      * size, not only from {@link OpenSslXtsSectorCipher#MIN_SECTOR_SIZE} (tests, A/B benchmarks).
      */
     static final String PROPERTY = "loopdev.xts";
+    private static final NativeLibrary LIBRARY = "java".equals(System.getProperty(PROPERTY)) ? null : library();
+    /** {@code EVP_Cipher} through the foreign function interface, or null: then through JNA. */
+    private static final MethodHandle CIPHER = LIBRARY == null ? null
+            : Downcall.intOfLongLongLongInt(address("EVP_Cipher"));
     static final boolean AVAILABLE = probe();
 
     private LibCryptoXts() {
@@ -89,7 +96,7 @@ final class LibCryptoXts {
         void sector(long iv, long in, long out, int length) {
             this.iv.putLong(0, iv);
             this.iv.putLong(8, 0L);
-            if (EVP_Cipher(ctx, out, in, length) != length) {
+            if (cipher(ctx, out, in, length) != length) {
                 ERR_clear_error();
                 throw new IllegalStateException("libcrypto's XTS failed");
             }
@@ -104,12 +111,28 @@ final class LibCryptoXts {
         }
     }
 
+    private static int cipher(long ctx, long out, long in, int length) {
+        if (CIPHER == null) {
+            return EVP_Cipher(ctx, out, in, length);
+        }
+        try {
+            return (int) CIPHER.invokeExact(ctx, out, in, length);
+        } catch (Throwable e) { // the handle throws nothing of its own: C cannot throw
+            throw new IllegalStateException("libcrypto's XTS failed", e);
+        }
+    }
+
+    /** How {@code EVP_Cipher} is called: {@code ffm} or {@code jna} (for the log and the benchmarks). */
+    static String binding() {
+        return CIPHER != null ? "ffm" : "jna";
+    }
+
     private static boolean probe() {
-        if ("java".equals(System.getProperty(PROPERTY))) {
+        if (LIBRARY == null) {
             return false;
         }
         try {
-            Native.register(LibCryptoXts.class, library());
+            Native.register(LibCryptoXts.class, LIBRARY);
         } catch (LinkageError | RuntimeException e) {
             LOG.fine(() -> "libcrypto's XTS is not usable (" + e.getMessage() + "): XTS runs in Java");
             return false;
@@ -118,6 +141,8 @@ final class LibCryptoXts {
             boolean same = sameAsJava(32) && sameAsJava(64);
             if (!same) {
                 LOG.info("libcrypto's XTS disagrees with the Java XTS on a test sector: XTS runs in Java");
+            } else {
+                LOG.fine(() -> "AES-XTS on libcrypto, EVP_Cipher called through " + binding());
             }
             return same;
         } catch (RuntimeException e) {
@@ -126,11 +151,28 @@ final class LibCryptoXts {
         }
     }
 
+    /** The system's libcrypto, or null (then XTS runs in Java). */
     private static NativeLibrary library() {
         try {
             return NativeLibrary.getInstance("libcrypto.so.3");
         } catch (UnsatisfiedLinkError e) {
-            return NativeLibrary.getInstance("crypto");
+            try {
+                return NativeLibrary.getInstance("crypto");
+            } catch (UnsatisfiedLinkError | RuntimeException missing) {
+                LOG.fine(() -> "no libcrypto (" + missing.getMessage() + "): XTS runs in Java");
+                return null;
+            }
+        } catch (RuntimeException | LinkageError e) {
+            LOG.fine(() -> "JNA cannot load libcrypto (" + e.getMessage() + "): XTS runs in Java");
+            return null;
+        }
+    }
+
+    private static long address(String symbol) {
+        try {
+            return Pointer.nativeValue(LIBRARY.getFunction(symbol));
+        } catch (UnsatisfiedLinkError e) {
+            return 0; // probe() finds it missing too, and says so
         }
     }
 

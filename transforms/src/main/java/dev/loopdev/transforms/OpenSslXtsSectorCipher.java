@@ -6,7 +6,6 @@ import com.sun.jna.Pointer;
 import dev.loopdev.Transform;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * {@code aes-xts-plain64} and {@code aes-xts-plain} through libcrypto ({@link LibCryptoXts}), one call per sector,
@@ -15,12 +14,10 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * argument into memory of its own on every call). When the source is on the heap and the destination is not, the
  * source is copied into the destination and converted there, in place.
  *
- * <p>Contexts are pooled as in {@link SectorCipher}: fixed slots, one atomic swap to take, one CAS to give back. A
- * context owns native memory, so {@link #close()} frees the idle ones and a busy one is freed by the thread that
- * gives it back; a call never finds its context freed under it.
+ * <p>Contexts are pooled in a {@link SlotPool}, as in {@link SectorCipher}. A context owns native memory: {@link
+ * #close()} frees the idle ones and a busy one is freed by the thread that gives it back.
  */
 final class OpenSslXtsSectorCipher implements Transform {
-    private static final int POOL_SLOTS = 16;
     /** Heap bytes go through native scratch this much at a time: small enough that it and the two arrays stay in L1. */
     private static final int CHUNK_BYTES = 8192;
 
@@ -29,8 +26,7 @@ final class OpenSslXtsSectorCipher implements Transform {
     private final long ivOffset;
     private final int sectorSize;
     private final int ivStep;
-    private final AtomicReferenceArray<Context> idle = new AtomicReferenceArray<>(POOL_SLOTS);
-    private volatile boolean closed;
+    private final SlotPool<Context> pool;
 
     /** One thread's contexts, one per direction (made on first use), and its scratch. */
     private final class Context {
@@ -41,7 +37,7 @@ final class OpenSslXtsSectorCipher implements Transform {
         private long scratchAddress;
 
         LibCryptoXts.Context direction(boolean encode) {
-            if ((encode ? encrypt : decrypt) == null && closed) {
+            if ((encode ? encrypt : decrypt) == null && pool.isClosed()) {
                 throw new IllegalStateException(name() + ": the transform is closed"); // the key is wiped
             }
             if (encode) {
@@ -75,12 +71,13 @@ final class OpenSslXtsSectorCipher implements Transform {
     }
 
     /**
-     * The smallest sector size run on libcrypto unless {@code -Dloopdev.xts=libcrypto}. Each sector costs one JNA
-     * call, about 150 ns on top of libcrypto's own time, which is about 120 ns for a 512-byte sector and 700 for a
-     * 4096-byte one; on a CPU with AVX-512 the JDK pipelines the Java XTS's ECB call and that path is faster below
-     * 2048 bytes (bench/README.md, "AES-XTS on libcrypto").
+     * The smallest sector size run on libcrypto unless {@code -Dloopdev.xts=libcrypto}. Each sector costs one call:
+     * through JNA about 150 ns on top of libcrypto's own time, which is about 120 ns for a 512-byte sector and 700
+     * for a 4096-byte one, so on a CPU with AVX-512 (where the JDK pipelines the Java XTS's ECB call) the Java XTS
+     * is faster below 2048 bytes; through the foreign function interface (Java 22 and later) the call is a few
+     * nanoseconds and libcrypto is as fast or faster at every size (bench/README.md, "AES-XTS on libcrypto").
      */
-    static final int MIN_SECTOR_SIZE = 2048;
+    static final int MIN_SECTOR_SIZE = "ffm".equals(LibCryptoXts.binding()) ? SECTOR_SIZE : 2048;
 
     /** Whether this spec, key and sector size run on libcrypto; otherwise {@link XtsSectorCipher} runs them. */
     static boolean handles(CipherSpec spec, byte[] key, int sectorSize) {
@@ -102,14 +99,15 @@ final class OpenSslXtsSectorCipher implements Transform {
         this.ivOffset = ivOffset;
         this.sectorSize = sectorSize;
         this.ivStep = sectorSize / SECTOR_SIZE;
-        Context c = new Context();
+        this.pool = new SlotPool<>(spec.toString(), Context::new, Context::free);
+        Context c = pool.take();
         try {
             c.direction(true); // fail now, not on the first request
         } catch (RuntimeException e) {
             c.free();
             throw e;
         }
-        release(c);
+        pool.give(c);
     }
 
     @Override
@@ -131,7 +129,7 @@ final class OpenSslXtsSectorCipher implements Transform {
         if (to.isReadOnly()) {
             throw new java.nio.ReadOnlyBufferException(); // libcrypto would write it regardless (or fault)
         }
-        Context c = acquire();
+        Context c = pool.take();
         try {
             LibCryptoXts.Context xts = c.direction(encode);
             long first = sector + ivOffset;
@@ -160,7 +158,7 @@ final class OpenSslXtsSectorCipher implements Transform {
             from.position(from.position() + n);
             to.position(to.position() + n);
         } finally {
-            release(c);
+            pool.give(c);
         }
     }
 
@@ -172,47 +170,19 @@ final class OpenSslXtsSectorCipher implements Transform {
         }
     }
 
+    /** {@code MemorySegment.ofBuffer(b).address()} on Java 22 and later, or null: then JNA's JNI call. */
+    private static final java.lang.invoke.MethodHandle POSITION_ADDRESS = Downcall.bufferAddress();
+
+    /** The native address of a direct buffer's first byte (not its position). */
     private static long address(ByteBuffer direct) {
-        return Pointer.nativeValue(Native.getDirectBufferPointer(direct));
-    }
-
-    private Context acquire() {
-        if (closed) {
-            throw new IllegalStateException(name() + ": the transform is closed");
+        if (POSITION_ADDRESS == null) {
+            return Pointer.nativeValue(Native.getDirectBufferPointer(direct));
         }
-        int home = homeSlot();
-        for (int i = 0; i < POOL_SLOTS; i++) {
-            int slot = (home + i) & (POOL_SLOTS - 1);
-            if (idle.getPlain(slot) != null) {
-                Context c = idle.getAndSet(slot, null);
-                if (c != null) {
-                    return c;
-                }
-            }
+        try {
+            return (long) POSITION_ADDRESS.invokeExact(direct) - direct.position();
+        } catch (Throwable e) { // ofBuffer takes any buffer, and address() throws nothing
+            throw new IllegalStateException("no address for a direct buffer", e);
         }
-        return new Context();
-    }
-
-    /** Gives a context back, or frees it when the pool is full or closed; close() and this never both free one. */
-    private void release(Context c) {
-        if (!closed) {
-            int home = homeSlot();
-            for (int i = 0; i < POOL_SLOTS; i++) {
-                int slot = (home + i) & (POOL_SLOTS - 1);
-                if (idle.getPlain(slot) == null && idle.compareAndSet(slot, null, c)) {
-                    if (closed && idle.compareAndSet(slot, c, null)) {
-                        c.free(); // close() ran meanwhile and may have missed this slot
-                    }
-                    return;
-                }
-            }
-        }
-        c.free();
-    }
-
-    @SuppressWarnings("deprecation") // Thread.threadId() is JDK 19+; getId() is the same number
-    private static int homeSlot() {
-        return (int) Thread.currentThread().getId() & (POOL_SLOTS - 1);
     }
 
     @Override
@@ -231,13 +201,7 @@ final class OpenSslXtsSectorCipher implements Transform {
 
     @Override
     public void close() {
-        closed = true;
+        pool.close();
         Arrays.fill(key, (byte) 0);
-        for (int i = 0; i < POOL_SLOTS; i++) {
-            Context c = idle.getAndSet(i, null);
-            if (c != null) {
-                c.free();
-            }
-        }
     }
 }

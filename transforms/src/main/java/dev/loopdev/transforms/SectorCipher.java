@@ -5,9 +5,6 @@ import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * What the block-cipher transforms share, after dm-crypt's {@code crypt_convert}: requests are cut into chunks of
@@ -17,12 +14,9 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * {@link Context}'s scratch arrays (direct and mapped buffers, and raw and plain over the same array, which the
  * Transform contract allows: the chunk is copied in before anything is written).
  *
- * <p>Immutable after construction except for the pool of contexts: a call takes an idle context or makes one, and
- * gives it back, so threads never share an engine and no per-sector {@code Cipher.init} happens. The pool is a
- * fixed array of slots, each taken with one atomic swap and refilled with one CAS, starting at a slot chosen by
- * the thread's id: no allocation and, while there are fewer busy threads than slots, almost no contention (a
- * queue allocated a node per call and made every thread meet at its head). A context that finds every slot full
- * is dropped. {@link #close()} wipes the key bytes and every context's engine.
+ * <p>Immutable after construction except for the {@link SlotPool} of contexts: a call takes an idle context or
+ * makes one, and gives it back, so threads never share an engine and no per-sector {@code Cipher.init} happens.
+ * {@link #close()} wipes the key bytes and every context's engine (a busy one's when its call gives it back).
  */
 abstract sealed class SectorCipher implements Transform permits CbcSectorCipher, XtsSectorCipher {
     /** The most sectors of a chunk: 512-byte ones. */
@@ -30,8 +24,6 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
     static final int CHUNK_BYTES = CHUNK_SECTORS * SECTOR_SIZE;
     static final int MAX_SECTOR_SIZE = 4096;
     static final int BLOCK = BlockEngine.BLOCK_SIZE;
-    /** More than the NBD server's default workers (8), so each thread usually finds its own context again. */
-    private static final int POOL_SLOTS = 16;
 
     private final CipherSpec spec;
     private final long ivOffset;
@@ -40,9 +32,7 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
     private final int ivStep;
     private final byte[] dataKey;
     private final byte[] ivKey;
-    private final AtomicReferenceArray<Context> idle = new AtomicReferenceArray<>(POOL_SLOTS);
-    private final Set<Context> all = ConcurrentHashMap.newKeySet();
-    private volatile boolean closed;
+    private final SlotPool<Context> pool;
 
     /** One call's engines and scratch space; only one thread holds a context at a time. */
     static final class Context {
@@ -97,7 +87,9 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
         this.ivStep = sectorSize / SECTOR_SIZE;
         this.dataKey = dataKey.clone();
         this.ivKey = ivKey == null ? null : ivKey.clone();
-        release(acquire()); // fail now, not on the first request, if the cipher is missing
+        this.pool = new SlotPool<>(spec.toString(), () -> new Context(spec.engine(this.dataKey),
+                this.ivKey == null ? null : spec.engine(this.ivKey), spec.isXts()), Context::destroy);
+        pool.give(pool.take()); // fail now, not on the first request, if the cipher is missing
     }
 
     static byte[] sha256(byte[] key) {
@@ -133,7 +125,7 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
             throw new IllegalArgumentException("a transform works on whole sectors of " + sectorSize + " bytes: "
                     + n + " bytes into " + to.remaining() + " at sector " + sector);
         }
-        Context c = acquire();
+        Context c = pool.take();
         try {
             for (int done = 0; done < n; done += CHUNK_BYTES) {
                 int len = Math.min(CHUNK_BYTES, n - done);
@@ -163,7 +155,7 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
                 }
             }
         } finally {
-            release(c);
+            pool.give(c);
         }
     }
 
@@ -185,44 +177,6 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
         }
     }
 
-    private Context acquire() {
-        if (closed) {
-            throw new IllegalStateException(name() + ": the transform is closed");
-        }
-        int home = homeSlot();
-        for (int i = 0; i < POOL_SLOTS; i++) {
-            int slot = (home + i) & (POOL_SLOTS - 1);
-            if (idle.getPlain(slot) != null) {
-                Context c = idle.getAndSet(slot, null);
-                if (c != null) {
-                    return c;
-                }
-            }
-        }
-        Context c = new Context(spec.engine(dataKey), ivKey == null ? null : spec.engine(ivKey), spec.isXts());
-        all.add(c);
-        return c;
-    }
-
-    private void release(Context c) {
-        if (!closed) {
-            int home = homeSlot();
-            for (int i = 0; i < POOL_SLOTS; i++) {
-                int slot = (home + i) & (POOL_SLOTS - 1);
-                if (idle.getPlain(slot) == null && idle.compareAndSet(slot, null, c)) {
-                    return;
-                }
-            }
-        }
-        all.remove(c);
-        c.destroy();
-    }
-
-    @SuppressWarnings("deprecation") // Thread.threadId() is JDK 19+; getId() is the same number
-    private static int homeSlot() {
-        return (int) Thread.currentThread().getId() & (POOL_SLOTS - 1);
-    }
-
     @Override
     public final int sectorSize() {
         return sectorSize;
@@ -239,17 +193,10 @@ abstract sealed class SectorCipher implements Transform permits CbcSectorCipher,
 
     @Override
     public final void close() {
-        closed = true;
+        pool.close();
         Arrays.fill(dataKey, (byte) 0);
         if (ivKey != null) {
             Arrays.fill(ivKey, (byte) 0);
         }
-        for (Context c : all) {
-            c.destroy();
-        }
-        for (int i = 0; i < POOL_SLOTS; i++) {
-            idle.set(i, null);
-        }
-        all.clear();
     }
 }
