@@ -83,24 +83,33 @@ final class PendingRequest {
             throw new IllegalStateException(Nbd.commandName(request.type) + " " + request.cookie + " answered twice");
         }
         answered = true;
-        if (outcome instanceof Failed f) {
-            replies.error(request, f.nbdError(), f.message());
-        } else if (outcome instanceof Extents e) {
-            replies.blockStatus(request, e.extents());
-        } else if (outcome instanceof Lent l) {
-            replies.lent(request, l.data(), onReader);
-        } else {
-            ByteBuffer data = outcome instanceof Data d ? d.data() : null;
-            if (onReader) {
-                if (data == null) {
-                    release(); // nothing of ours goes out with the reply
+        boolean deferred = false;
+        try {
+            if (outcome instanceof Failed f) {
+                replies.error(request, f.nbdError(), f.message());
+            } else if (outcome instanceof Extents e) {
+                replies.blockStatus(request, e.extents());
+            } else if (outcome instanceof Lent l) {
+                replies.lent(request, l.data(), onReader);
+            } else {
+                ByteBuffer data = outcome instanceof Data d ? d.data() : null;
+                if (onReader) {
+                    if (data == null) {
+                        release(); // nothing of ours goes out with the reply
+                    }
+                    replies.defer(this, data); // a READ's buffer is given back once its reply is out: replySent()
+                    deferred = true;
+                    return;
                 }
-                replies.defer(this, data); // a READ's buffer is given back once its reply is out: replySent()
-                return;
+                replies.success(request, data);
             }
-            replies.success(request, data);
+        } finally {
+            // Also when sending failed unexpectedly (a bug, not the client leaving: that is no exception here): the
+            // connection then closes, and must not wait for a request that can no longer give back what it holds.
+            if (!deferred && !released) {
+                release();
+            }
         }
-        release();
     }
 
     /** A request that was never read whole (its connection failed): no reply, and what it holds goes back. */

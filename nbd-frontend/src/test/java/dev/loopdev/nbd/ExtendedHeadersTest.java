@@ -56,6 +56,36 @@ class ExtendedHeadersTest {
         return c;
     }
 
+    /**
+     * Many small READs sent at once: their replies are deferred and batched on the reader, and with extended
+     * headers each READ's header is 40 bytes (32 and the offset), more than a compact reply's. Every batch must
+     * fit, and every READ get its reply.
+     */
+    @Test
+    void pipelinedReadsWithExtendedHeadersAllGetTheirReplies() throws IOException {
+        Path image = sparse(SIZE);
+        int reads = 4 * ReplyWriter.MAX_DEFERRED_REPLIES + 40;
+        try (LoopDevice dev = LoopDevice.open(LoopConfig.of(image));
+             NbdServer server = new NbdServer(new Export("big", dev))) {
+            InetSocketAddress address = server.listenTcp(new InetSocketAddress("127.0.0.1", 0));
+            try (NbdTestClient c = extended(address, "big")) {
+                for (int i = 0; i < reads; i++) {
+                    c.extendedRequest(0, Nbd.CMD_READ, 100 + i, (long) i * 4096, 4096, null);
+                }
+                java.util.Set<Long> answered = new java.util.HashSet<>();
+                for (int i = 0; i < reads; i++) {
+                    NbdTestClient.ExtendedChunk r = c.extendedChunk();
+                    assertEquals(Nbd.REPLY_TYPE_OFFSET_DATA, r.type(), "reply " + i);
+                    assertEquals((r.cookie() - 100) * 4096, r.offset(), "the request's offset is echoed");
+                    assertTrue(answered.add(r.cookie()), "cookie " + r.cookie() + " answered twice");
+                }
+                assertEquals(reads, answered.size());
+                c.extendedRequest(0, Nbd.CMD_FLUSH, 1, 0, 0, null);
+                assertEquals(Nbd.REPLY_TYPE_NONE, c.extendedChunk().type(), "the connection still serves");
+            }
+        }
+    }
+
     @Test
     void sixtyFourBitLengthsAndExtendedReplies() throws IOException {
         Path image = sparse(SIZE);
