@@ -12,7 +12,9 @@
 # default 5), SERVERS (default: "loopdev-mapped loopdev-positional nbdkit nbdkit-trixie", the last only when the
 # chroot exists; loopdev-mapped-copying and loopdev-positional-copying run with in-place transfers off,
 # -Dloopdev.nbd.inPlace=false, and baseline-mapped and baseline-positional with BASELINE_JAR, another build's
-# loopdev.jar, for a before/after in one run; BASE_JAR and base-mapped, base-positional are the same),
+# loopdev.jar, for a before/after in one run; BASE_JAR and base-mapped, base-positional are the same; without
+# either, the baseline is this jar), ARGS and BASELINE_ARGS (JVM options of the loopdev-* and baseline-* servers,
+# e.g. BASELINE_ARGS=-Dloopdev.nbd.inlineWriteBytes=1048576 for an A/B of a tuning in one run),
 # TRIXIE (a Debian 13 chroot with nbdkit, fio and
 # libnbd-bin; default /var/cache/loopdev-bench/trixie; make it with bench/scripts/trixie-peers.sh), CLIENTS
 # ("trixie": fio 3.39 and nbdcopy 1.22 from that chroot, the default when it exists; "host": Debian 12's fio
@@ -128,7 +130,8 @@ start_server() {
       # ($BASELINE_JAR): for a before/after in one run
       local wp=${name#*-} opts=() jar=$JAR
       [[ $wp == *-copying ]] && { wp=${wp%-copying}; opts=(-Dloopdev.nbd.inPlace=false); }
-      [[ $name == base* ]] && jar=${BASELINE_JAR:-${BASE_JAR:?"set BASELINE_JAR for $name"}}
+      [[ $name == base* ]] && jar=${BASELINE_JAR:-${BASE_JAR:-$JAR}}
+      if [[ $name == base* ]]; then opts+=(${BASELINE_ARGS:-}); else opts+=(${ARGS:-}); fi
       "$JAVA" "${opts[@]}" -jar "$jar" serve "$image" --unix "$sock" --write-path "$wp" \
           > /dev/null 2> "$work/$name.log" &
       pid[$name]=$! ;;

@@ -19,13 +19,14 @@ final class Cli {
 
     /**
      * The NBD server's tuning: its defaults, save what {@code -Dloopdev.nbd.workers},
-     * {@code -Dloopdev.nbd.inlineBytes}, {@code -Dloopdev.nbd.inPlace} and {@code -Dloopdev.nbd.stallMillis} (in
-     * LOOPDEV_JAVA_OPTS) ask for, for experiments and comparisons.
+     * {@code -Dloopdev.nbd.inlineBytes}, {@code -Dloopdev.nbd.inlineWriteBytes}, {@code -Dloopdev.nbd.inPlace} and
+     * {@code -Dloopdev.nbd.stallMillis} (in LOOPDEV_JAVA_OPTS) ask for, for experiments and comparisons.
      */
     static NbdServer.Tuning tuning() {
         NbdServer.Tuning d = NbdServer.Tuning.defaults();
         return new NbdServer.Tuning(Integer.getInteger("loopdev.nbd.workers", d.workers()),
-                Integer.getInteger("loopdev.nbd.inlineBytes", d.maxInlineBytes()), d.maxInFlightBytes(),
+                Integer.getInteger("loopdev.nbd.inlineBytes", d.maxInlineBytes()),
+                Integer.getInteger("loopdev.nbd.inlineWriteBytes", d.maxInlineWriteBytes()), d.maxInFlightBytes(),
                 d.maxInFlightRequests(), d.maxConnections(), d.handshakeMillis(), d.maxOptions(),
                 d.maxOptionBytes(),
                 Boolean.parseBoolean(System.getProperty("loopdev.nbd.inPlace", String.valueOf(d.inPlace()))),

@@ -141,6 +141,9 @@ final class Connection implements Runnable {
         if (r.type == Nbd.CMD_WRITE && inline && inPlace != null && inPlace.receive(r)) {
             return;
         }
+        if (r.type == Nbd.CMD_WRITE && r.length > server.tuning().maxInlineWriteBytes()) {
+            inline = false; // not received in place: a worker copies it while the reader takes in the next one
+        }
         PendingRequest p = PendingRequest.admitted(r, server.buffers().acquire(bytes), replies, inFlight,
                 server.buffers(), inline);
         if (r.type == Nbd.CMD_WRITE) {

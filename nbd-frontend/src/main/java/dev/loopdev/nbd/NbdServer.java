@@ -43,6 +43,8 @@ public final class NbdServer implements Closeable {
      *
      * @param workers              threads in the shared pool for requests that do not run inline
      * @param maxInlineBytes       READs and WRITEs up to this size run on the connection's reader thread
+     * @param maxInlineWriteBytes  of those, WRITEs that are not received in place run there only up to this size:
+     *                             a large WRITE copied on a worker lets the reader take in the next payload
      * @param maxInFlightBytes     payload bytes one connection may hold in flight
      * @param maxInFlightRequests  requests one connection may have in flight
      * @param maxConnections       clients at once; beyond it the client negotiating longest is closed to make room,
@@ -55,20 +57,22 @@ public final class NbdServer implements Closeable {
      * @param stallMillis          how long a client may leave a lent range waiting on the network (a payload that
      *                             stops arriving, replies it stops reading) before it is disconnected
      */
-    public record Tuning(int workers, int maxInlineBytes, long maxInFlightBytes, int maxInFlightRequests,
-                         int maxConnections, long handshakeMillis, int maxOptions, long maxOptionBytes,
-                         boolean inPlace, long stallMillis) {
+    public record Tuning(int workers, int maxInlineBytes, int maxInlineWriteBytes, long maxInFlightBytes,
+                         int maxInFlightRequests, int maxConnections, long handshakeMillis, int maxOptions,
+                         long maxOptionBytes, boolean inPlace, long stallMillis) {
         /** qemu-nbd's default handshake limit. */
         public static final long HANDSHAKE_MILLIS = 10_000;
         /** High, as nbdkit has none: what bounds a flood is the handshake limit and room made by age. */
         public static final int MAX_CONNECTIONS = 4096;
         /** The stall limit for a client holding a lent range. */
         public static final long STALL_MILLIS = 30_000;
+        /** Larger WRITEs run on workers (bench/README.md, "Large WRITEs on workers"). */
+        public static final int INLINE_WRITE_BYTES = 256 << 10;
 
         public Tuning(int workers, int maxInlineBytes, long maxInFlightBytes, int maxInFlightRequests,
                       int maxConnections, long handshakeMillis, int maxOptions, long maxOptionBytes) {
-            this(workers, maxInlineBytes, maxInFlightBytes, maxInFlightRequests, maxConnections, handshakeMillis,
-                    maxOptions, maxOptionBytes, true, STALL_MILLIS);
+            this(workers, maxInlineBytes, maxInlineBytes, maxInFlightBytes, maxInFlightRequests, maxConnections,
+                    handshakeMillis, maxOptions, maxOptionBytes, true, STALL_MILLIS);
         }
 
         public Tuning(int workers, int maxInlineBytes, long maxInFlightBytes, int maxInFlightRequests,
@@ -78,25 +82,26 @@ public final class NbdServer implements Closeable {
         }
 
         public static Tuning defaults() {
-            return new Tuning(8, 1 << 20, 64L << 20, 256, MAX_CONNECTIONS, HANDSHAKE_MILLIS);
+            return new Tuning(8, 1 << 20, INLINE_WRITE_BYTES, 64L << 20, 256, MAX_CONNECTIONS, HANDSHAKE_MILLIS,
+                    256, 1 << 20, true, STALL_MILLIS);
         }
 
         /** The same, with the client limit and the handshake limit given (the command line's). */
         public Tuning withAdmission(int connections, long handshake) {
-            return new Tuning(workers, maxInlineBytes, maxInFlightBytes, maxInFlightRequests, connections, handshake,
-                    maxOptions, maxOptionBytes, inPlace, stallMillis);
+            return new Tuning(workers, maxInlineBytes, maxInlineWriteBytes, maxInFlightBytes, maxInFlightRequests,
+                    connections, handshake, maxOptions, maxOptionBytes, inPlace, stallMillis);
         }
 
         /** The same, with in-place transfers on or off. */
         public Tuning withInPlace(boolean on) {
-            return new Tuning(workers, maxInlineBytes, maxInFlightBytes, maxInFlightRequests, maxConnections,
-                    handshakeMillis, maxOptions, maxOptionBytes, on, stallMillis);
+            return new Tuning(workers, maxInlineBytes, maxInlineWriteBytes, maxInFlightBytes, maxInFlightRequests,
+                    maxConnections, handshakeMillis, maxOptions, maxOptionBytes, on, stallMillis);
         }
 
         /** The same, with another stall limit. */
         public Tuning withStallMillis(long millis) {
-            return new Tuning(workers, maxInlineBytes, maxInFlightBytes, maxInFlightRequests, maxConnections,
-                    handshakeMillis, maxOptions, maxOptionBytes, inPlace, millis);
+            return new Tuning(workers, maxInlineBytes, maxInlineWriteBytes, maxInFlightBytes, maxInFlightRequests,
+                    maxConnections, handshakeMillis, maxOptions, maxOptionBytes, inPlace, millis);
         }
     }
 
