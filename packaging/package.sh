@@ -36,6 +36,7 @@ install_tree() {
     install -D -m 0644 "$lib" "$dest/lib/loopdev/jna/$(basename "$(dirname "$lib")")/libjnidispatch.so"
   done
   install -m 0755 "$root/packaging/cds-archive.sh" "$dest/lib/loopdev/cds-archive.sh"
+  install -m 0644 "$root/packaging/jit.options" "$dest/lib/loopdev/jit.options"
   install -m 0755 "$root/packaging/loopdev.in" "$dest/bin/loopdev"
   asciidoctor --backend=manpage --attribute=mansource="loopdev $version" --attribute=manmanual="loopdev Manual" \
       --destination-dir="$dest/share/man/man1" "$target"/man/*.adoc

@@ -6,12 +6,14 @@
 #   bench/startup.sh                  ROUNDS=20
 #   ROUNDS=40 JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java bench/startup.sh
 #
-# Environment: ROUNDS (default 20), JAVA (default: java), JAVA_OPTS (more JVM options for loopdev and loopdev-nocds), JAR (default: cli/target/loopdev.jar), JSA (the class-data
+# Environment: ROUNDS (default 20), JAVA (default: java), JAVA_OPTS (more JVM options for loopdev and loopdev-nocds),
+# JIT (the JIT options the launchers pass, default packaging/jit.options; /dev/null for none), JAR (default: cli/target/loopdev.jar), JSA (the class-data
 # archive built with the jar, default cli/target/loopdev.jsa), SERVERS (default: "loopdev loopdev-nocds
 # loopdev-launcher qemu-nbd nbdkit"). loopdev-nocds runs the same jar without the archive (-Xshare:auto, the JDK's
 # own archive only); loopdev-launcher is ./loopdev, the command the README shows; loopdev-base runs BASE_JAR, another
 # build's jar (say, the commit before a start-up change), as loopdev-nocds runs this one, or with BASE_JSA, that
-# build's class-data archive, as loopdev runs this one.
+# build's class-data archive, as loopdev runs this one, but never with the JIT options (JIT). loopdev and
+# loopdev-nocds get the JIT options the launchers pass.
 #
 # Prints, per server, the median, fastest and slowest wall-clock milliseconds over the rounds, and the median CPU
 # milliseconds (user + system, all threads, from /proc/PID/stat at the first answer): on a busy machine the wall
@@ -25,6 +27,7 @@ JAVA=${JAVA:-java}
 JAR=${JAR:-$root/cli/target/loopdev.jar}
 JSA=${JSA:-$root/cli/target/loopdev.jsa}
 SERVERS=${SERVERS:-"loopdev loopdev-nocds loopdev-launcher qemu-nbd nbdkit"}
+JIT=${JIT:-$root/packaging/jit.options}
 
 for tool in nbdinfo nbdkit qemu-nbd "$JAVA"; do
   command -v "$tool" >/dev/null || { echo "startup: $tool not found (./run-tests installs it)" >&2; exit 1; }
@@ -60,9 +63,10 @@ one() {
   rm -f "$sock"
   t0=$(now_ns)
   case $name in
-    loopdev) "$JAVA" ${JAVA_OPTS:-} -XX:SharedArchiveFile="$JSA" -jar "$JAR" serve "$work/disk.img" --unix "$sock" \
+    loopdev) "$JAVA" "@$JIT" ${JAVA_OPTS:-} -XX:SharedArchiveFile="$JSA" -jar "$JAR" serve "$work/disk.img" \
+                 --unix "$sock" >/dev/null 2>>"$work/$name.log" & ;;
+    loopdev-nocds) "$JAVA" "@$JIT" ${JAVA_OPTS:-} -jar "$JAR" serve "$work/disk.img" --unix "$sock" \
                  >/dev/null 2>>"$work/$name.log" & ;;
-    loopdev-nocds) "$JAVA" ${JAVA_OPTS:-} -jar "$JAR" serve "$work/disk.img" --unix "$sock" >/dev/null 2>>"$work/$name.log" & ;;
     loopdev-base) "$JAVA" ${JAVA_OPTS:-} ${BASE_JSA:+-XX:SharedArchiveFile="$BASE_JSA"} \
                       -jar "${BASE_JAR:?loopdev-base needs BASE_JAR}" serve "$work/disk.img" \
                       --unix "$sock" >/dev/null 2>>"$work/$name.log" & ;;

@@ -81,6 +81,13 @@ class InstallIT {
         Path work = nobodysDir("work");
         Tools.Result version = asNobody(bin + " --version").ok();
         assertTrue(version.stdout().startsWith("loopdev "), version::describe);
+        // The long-running commands' JIT options (jit.options beside the jar) reach the JVM; a quick one's do not.
+        Tools.Result flags = asNobody("LOOPDEV_JAVA_OPTS=-XX:+PrintFlagsFinal " + bin + " --version").ok();
+        assertTrue(flags.stdout().matches("(?s).*Tier4InvocationThreshold += 50000 +\\{product\\} \\{command line\\}.*"),
+                flags::describe);
+        Tools.Result quick = asNobody("LOOPDEV_JAVA_OPTS=-XX:+PrintFlagsFinal " + bin + " list").ok();
+        assertTrue(quick.stdout().matches("(?s).*TieredStopAtLevel += 1 .*"), quick::describe);
+        assertFalse(quick.stdout().matches("(?s).*Tier4InvocationThreshold += 50000 .*"), quick::describe);
         Tools.Result serve = asNobody(bin + " serve " + work.resolve("disk.img") + " --create 16M --unix "
                 + work.resolve("nbd.sock") + " --run 'nbdinfo --size \"$uri\"'").ok();
         assertEquals("16777216", serve.stdout().strip(), serve::describe);
@@ -174,7 +181,8 @@ class InstallIT {
                 + "libfuse2 | libfuse2t64"), info);
         String contents = Tools.ok("dpkg-deb", "--contents", deb.toString()).stdout();
         for (String path : new String[] {"./usr/bin/loopdev", "./usr/lib/loopdev/loopdev.jar",
-            "./usr/lib/loopdev/cds-archive.sh", "./usr/lib/loopdev/jna/linux-x86-64/libjnidispatch.so",
+            "./usr/lib/loopdev/cds-archive.sh", "./usr/lib/loopdev/jit.options",
+            "./usr/lib/loopdev/jna/linux-x86-64/libjnidispatch.so",
             "./usr/share/man/man1/loopdev-serve.1.gz",
             "./usr/share/bash-completion/completions/loopdev", "./usr/lib/systemd/system/loopdev@.socket",
             "./usr/lib/systemd/system/loopdev@.service", "./usr/share/doc/loopdev/LICENSE"}) {
