@@ -32,10 +32,7 @@ class VmAttachIT {
         try (RandomAccessFile f = new RandomAccessFile(work.resolve("attach.img").toFile(), "rw")) {
             f.setLength(64L << 20);
         }
-        // The guest sees the host's root read-only but its own /tmp: the jar goes in through the work directory.
-        Path jar = Files.copy(LoopdevServer.jar(), work.resolve("loopdev.jar"));
-        String loopdev = Path.of(System.getProperty("java.home"), "bin", "java")
-                + " -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar " + jar;
+        String loopdev = VmGuest.loopdevCommand(work);
         String script = "L='" + loopdev + "'\n" + SCRIPT;
         List<String> steps = new ArrayList<>(List.of("copy-in", "attach", "list-json", "list", "busy", "direct",
                 "mkfs", "mount", "files", "umount", "fsck", "ro-verify", "detach", "detached", "image-fsck",

@@ -173,6 +173,27 @@ final class VmGuest {
         }
     }
 
+    /**
+     * The command that runs loopdev in the guest: the host's java on a copy of the jar in {@code work} (the guest
+     * sees the host's root read-only but its own /tmp, so the jar goes in through the work directory), with a
+     * class-data archive made for that copy on the host (packaging/cds-archive.sh, as the build makes one for the
+     * jar). Under emulation every class the JVM parses and verifies costs many times what it costs here, and the
+     * guest scripts start loopdev a dozen times. A JVM that cannot map the archive starts without it.
+     */
+    static String loopdevCommand(Path work) throws IOException, InterruptedException {
+        Path jar = Files.copy(dev.loopdev.e2e.harness.LoopdevServer.jar(), work.resolve("loopdev.jar"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Path jsa = work.resolve("loopdev.jsa");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Run r = run(Duration.ofMinutes(2), repo().resolve("packaging/cds-archive.sh").toString(), java,
+                jar.toString(), jsa.toString());
+        if (r.exitCode != 0) {
+            fail("packaging/cds-archive.sh failed for the guest's jar:\n" + r.output);
+        }
+        return java + " -XX:SharedArchiveFile=" + jsa + " -Xlog:cds=off -Xlog:cds+dynamic=off"
+                + " -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar " + jar;
+    }
+
     static Path repo() {
         Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath();
         for (int i = 0; i < 4 && p != null; i++, p = p.getParent()) {

@@ -35,7 +35,6 @@ class VmUblkIT {
     @Test
     void ublkDevicesInGuest() throws Exception {
         VmGuest vm = VmGuest.prepare(work, VmGuest.Kernel.TRIXIE);
-        Files.copy(LoopdevServer.jar(), work.resolve("loopdev.jar"));
         byte[] xorKey = new byte[16];
         byte[] aesKey = new byte[64];
         Random random = new Random(16);
@@ -44,7 +43,7 @@ class VmUblkIT {
         Files.write(work.resolve("xor.key"), xorKey);
         Files.write(work.resolve("aes.key"), aesKey);
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        String script = "JAVA=" + java + "\n" + SCRIPT;
+        String script = "L='" + VmGuest.loopdevCommand(work) + "'\n" + SCRIPT;
         List<String> steps = new ArrayList<>(List.of("attach-a", "attach-b", "attach-c", "attach-k", "list-and-second", "fs-a", "fio-rand", "fio-seq",
                 "fs-b", "fs-c", "busy", "sigterm-busy", "umount-a", "fsck-a", "detach-a", "gone-a", "sigterm-b",
                 "sigint-c", "kill-9", "list-dead", "detach-dead", "copy-out"));
@@ -100,8 +99,6 @@ class VmUblkIT {
 
     private static final String SCRIPT = """
             W=$LOOPDEV_WORK
-            cp $W/loopdev.jar /tmp/loopdev.jar
-            L="$JAVA -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar /tmp/loopdev.jar"
             m=/tmp/m
             mkdir -p $m
             truncate -s 256M /tmp/a.img
