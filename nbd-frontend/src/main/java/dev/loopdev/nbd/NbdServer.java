@@ -66,7 +66,10 @@ public final class NbdServer implements Closeable {
         public static final int MAX_CONNECTIONS = 4096;
         /** The stall limit for a client holding a lent range. */
         public static final long STALL_MILLIS = 30_000;
-        /** Larger WRITEs run on workers (bench/README.md, "Large WRITEs on workers"). */
+        /**
+         * Larger WRITEs, unless received in place, run on workers (bench/README.md, "A faster host, smaller reply
+         * batches, large WRITEs on workers").
+         */
         public static final int INLINE_WRITE_BYTES = 256 << 10;
 
         public Tuning(int workers, int maxInlineBytes, long maxInFlightBytes, int maxInFlightRequests,

@@ -46,7 +46,7 @@ final class ReplyWriter {
     // Deferred replies: the reader thread's alone, so they need no lock until they are sent. A batch of 8, not
     // more: the client works through the first replies (and sends its next requests) while we run the rest of
     // what it sent; at 32 a client at queue depth 16 waited for its whole batch, and 4 KiB random writes ran
-    // 15-20% slower (bench/README.md, "Smaller reply batches").
+    // 14-18% slower (bench/README.md, "A faster host, smaller reply batches, ...").
     static final int MAX_DEFERRED_REPLIES = 8;
     static final int MAX_DEFERRED_DATA_BYTES = 256 << 10;
     /** The longest success header: an extended READ chunk, 32 bytes and the offset its data starts at. */

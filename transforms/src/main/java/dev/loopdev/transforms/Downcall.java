@@ -1,8 +1,12 @@
 package dev.loopdev.transforms;
 
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.reflect.Array;
 import java.lang.reflect.Method;
+import java.nio.Buffer;
+import java.nio.ByteBuffer;
 
 /**
  * A downcall through the JDK's foreign function interface (Java 22 and later): the cheapest way from Java into C,
@@ -74,13 +78,13 @@ final class Downcall {
         }
         try {
             Class<?> segment = Class.forName("java.lang.foreign.MemorySegment");
-            java.lang.invoke.MethodHandles.Lookup lookup = java.lang.invoke.MethodHandles.publicLookup();
+            MethodHandles.Lookup lookup = MethodHandles.publicLookup();
             MethodHandle ofBuffer = lookup.findStatic(segment, "ofBuffer",
-                    java.lang.invoke.MethodType.methodType(segment, java.nio.Buffer.class));
+                    MethodType.methodType(segment, Buffer.class));
             MethodHandle address = lookup.findVirtual(segment, "address",
-                    java.lang.invoke.MethodType.methodType(long.class));
-            return java.lang.invoke.MethodHandles.filterReturnValue(ofBuffer, address)
-                    .asType(java.lang.invoke.MethodType.methodType(long.class, java.nio.ByteBuffer.class));
+                    MethodType.methodType(long.class));
+            return MethodHandles.filterReturnValue(ofBuffer, address)
+                    .asType(MethodType.methodType(long.class, ByteBuffer.class));
         } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
             return null;
         }

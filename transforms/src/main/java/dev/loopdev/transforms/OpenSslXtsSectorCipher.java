@@ -4,6 +4,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import dev.loopdev.Transform;
+import java.lang.invoke.MethodHandle;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 
@@ -75,7 +76,8 @@ final class OpenSslXtsSectorCipher implements Transform {
      * through JNA about 150 ns on top of libcrypto's own time, which is about 120 ns for a 512-byte sector and 700
      * for a 4096-byte one, so on a CPU with AVX-512 (where the JDK pipelines the Java XTS's ECB call) the Java XTS
      * is faster below 2048 bytes; through the foreign function interface (Java 22 and later) the call is a few
-     * nanoseconds and libcrypto is as fast or faster at every size (bench/README.md, "AES-XTS on libcrypto").
+     * nanoseconds and libcrypto is as fast or faster at every size (bench/README.md, "AES-XTS on libcrypto" and
+     * "AES-XTS through the foreign function interface on JDK 22+").
      */
     static final int MIN_SECTOR_SIZE = "ffm".equals(LibCryptoXts.binding()) ? SECTOR_SIZE : 2048;
 
@@ -171,7 +173,7 @@ final class OpenSslXtsSectorCipher implements Transform {
     }
 
     /** {@code MemorySegment.ofBuffer(b).address()} on Java 22 and later, or null: then JNA's JNI call. */
-    private static final java.lang.invoke.MethodHandle POSITION_ADDRESS = Downcall.bufferAddress();
+    private static final MethodHandle POSITION_ADDRESS = Downcall.bufferAddress();
 
     /** The native address of a direct buffer's first byte (not its position). */
     private static long address(ByteBuffer direct) {
