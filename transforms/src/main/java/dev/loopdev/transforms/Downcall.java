@@ -22,7 +22,11 @@ import java.nio.ByteBuffer;
  * Java 17, {@link #link} returns null and the caller keeps its JNA binding.
  */
 final class Downcall {
-    /** {@code jna}: never link through the foreign function interface (A/B benchmarks, tests). */
+    /**
+     * How XTS reaches libcrypto, for A/B benchmarks and tests: unset or {@code jni}, a request's sectors in one call
+     * to {@link XtsSectors} where it loads; {@code ffm}, a call per sector through the foreign function interface
+     * where the JDK has it; {@code jna}, a call per sector through JNA, never linking through the interface.
+     */
     static final String PROPERTY = "loopdev.downcall";
 
     private Downcall() {

@@ -13,16 +13,18 @@ import java.util.logging.Logger;
 /**
  * OpenSSL's AES-XTS ({@code EVP_aes_128_xts}, {@code EVP_aes_256_xts}) from the system's libcrypto, the
  * implementation cryptsetup links, bound by JNA direct mapping: a call costs a JNI transition and JNA's argument
- * dispatch (about 150 ns here), so the per-sector path is one call and nothing else. On Java 22 and later, with
- * native access enabled, that one call, {@code EVP_Cipher}, goes through the foreign function interface instead
- * ({@link Downcall}, a few nanoseconds); the rest (keying, freeing) stays on JNA.
+ * dispatch (about 150 ns here), so the per-sector path is one call and nothing else. Where {@link XtsSectors} is
+ * loaded, a request's sectors are one JNI call into its C loop, which calls {@code EVP_Cipher} per sector itself;
+ * otherwise, on Java 22 and later with native access enabled, the per-sector {@code EVP_Cipher} goes through the
+ * foreign function interface ({@link Downcall}, a few nanoseconds), and through JNA elsewhere. The rest (keying,
+ * freeing) stays on JNA.
  *
  * <p>An EVP context is keyed once. A sector's IV is then written straight into the context's live IV, the memory
  * {@code EVP_CIPHER_CTX_iv_noconst} points at (the provider's own IV, which XTS reads and never updates), and the
  * sector is one {@code EVP_Cipher} call: re-initialising the IV through {@code EVP_CipherInit_ex} would be a second
  * call per sector costing about as much again. That the pointer is live is an implementation property, not a
- * promise, so it is proven once at class load: sectors encrypted this way must equal the Java
- * {@link XtsSectorCipher}'s, for both key sizes. If libcrypto is missing, lacks a symbol, or fails that check,
+ * promise, so it is proven once at class load: sectors encrypted this way, through the binding requests use, must
+ * equal the Java {@link XtsSectorCipher}'s, for both key sizes. If libcrypto is missing, lacks a symbol, or fails that check,
  * {@link #AVAILABLE} is false and XTS runs in Java.
  *
  * <p>Contexts hold the expanded keys; {@code EVP_CIPHER_CTX_free} cleanses them. Key bytes pass through native
@@ -36,9 +38,12 @@ final class LibCryptoXts {
      */
     static final String PROPERTY = "loopdev.xts";
     private static final NativeLibrary LIBRARY = "java".equals(System.getProperty(PROPERTY)) ? null : library();
+    /** Where {@code EVP_Cipher} is, for {@link XtsSectors}; 0 without libcrypto. */
+    private static final long CIPHER_ADDRESS = LIBRARY == null ? 0 : address("EVP_Cipher");
     /** {@code EVP_Cipher} through the foreign function interface, or null: then through JNA. */
-    private static final MethodHandle CIPHER = LIBRARY == null ? null
-            : Downcall.intOfLongLongLongInt(address("EVP_Cipher"));
+    private static final MethodHandle CIPHER = Downcall.intOfLongLongLongInt(CIPHER_ADDRESS);
+    /** Whether a request's sectors are one call into {@link XtsSectors}' loop, not one call each. */
+    private static final boolean LOOP_IN_C = CIPHER_ADDRESS != 0 && XtsSectors.LOADED;
     static final boolean AVAILABLE = probe();
 
     private LibCryptoXts() {
@@ -65,6 +70,7 @@ final class LibCryptoXts {
         private long ctx;
         /** The context's live IV: the sector number, little-endian, in the first 8 bytes. */
         private final ByteBuffer iv;
+        private final long ivAddress;
 
         /** @param key both halves, data key then tweak key; the caller wipes it */
         Context(byte[] key, boolean encrypt) {
@@ -85,10 +91,34 @@ final class LibCryptoXts {
                     throw new IllegalStateException("libcrypto refused the XTS key");
                 }
                 this.iv = new Pointer(live).getByteBuffer(0, 16).order(ByteOrder.LITTLE_ENDIAN);
+                this.ivAddress = live;
                 this.ctx = c;
             } catch (RuntimeException | Error e) {
                 EVP_CIPHER_CTX_free(c);
                 throw e;
+            }
+        }
+
+        /**
+         * The sectors of {@code length} bytes at address {@code in} into {@code out} (may alias), each an XTS data
+         * unit of {@code sectorSize} bytes whose IV is {@code first}, then {@code ivStep} more per sector, cut to
+         * its low 32 bits with {@code plain32}. One call into {@link XtsSectors} where it is loaded.
+         */
+        void sectors(long first, int ivStep, boolean plain32, long in, long out, int length, int sectorSize) {
+            if (!LOOP_IN_C) {
+                eachSector(first, ivStep, plain32, in, out, length, sectorSize);
+            } else if (XtsSectors.sectors(CIPHER_ADDRESS, ctx, ivAddress, in, out, length, sectorSize, first, ivStep,
+                    plain32) != length) {
+                ERR_clear_error();
+                throw new IllegalStateException("libcrypto's XTS failed");
+            }
+        }
+
+        /** {@link #sectors} a call per sector, from Java: where {@link XtsSectors} is not loaded, and for tests. */
+        void eachSector(long first, int ivStep, boolean plain32, long in, long out, int length, int sectorSize) {
+            for (int off = 0, s = 0; off < length; off += sectorSize, s++) {
+                long iv = first + (long) s * ivStep;
+                sector(plain32 ? iv & 0xFFFF_FFFFL : iv, in + off, out + off, sectorSize);
             }
         }
 
@@ -122,9 +152,12 @@ final class LibCryptoXts {
         }
     }
 
-    /** How {@code EVP_Cipher} is called: {@code ffm} or {@code jna} (for the log and the benchmarks). */
+    /**
+     * How {@code EVP_Cipher} is called: {@code jni} (a request's sectors in one call to {@link XtsSectors}),
+     * {@code ffm} or {@code jna} (a call per sector), for the log, the tests and the benchmarks.
+     */
     static String binding() {
-        return CIPHER != null ? "ffm" : "jna";
+        return LOOP_IN_C ? "jni" : CIPHER != null ? "ffm" : "jna";
     }
 
     private static boolean probe() {
@@ -176,7 +209,10 @@ final class LibCryptoXts {
         }
     }
 
-    /** A public test key (bytes 1, 2, 3, ...) and sector: both directions, in place, against the Java XTS. */
+    /**
+     * A public test key (bytes 1, 2, 3, ...) and two sectors: both directions, in place, against the Java XTS, through
+     * {@link Context#sectors} as requests go (so through {@link XtsSectors} where it is loaded).
+     */
     private static boolean sameAsJava(int keyBytes) {
         byte[] key = new byte[keyBytes];
         for (int i = 0; i < keyBytes; i++) {
@@ -189,7 +225,8 @@ final class LibCryptoXts {
             plain[i] = (byte) (i * 7);
         }
         byte[] expected = new byte[n];
-        try (XtsSectorCipher java = new XtsSectorCipher(CipherSpec.parse("aes-xts-plain64"), key, 0, n)) {
+        int unit = 512;
+        try (XtsSectorCipher java = new XtsSectorCipher(CipherSpec.parse("aes-xts-plain64"), key, 0, unit)) {
             java.encode(ByteBuffer.wrap(plain), ByteBuffer.wrap(expected), sector);
         }
         Context enc = new Context(key, true);
@@ -197,11 +234,11 @@ final class LibCryptoXts {
         try (Memory m = new Memory(n)) {
             long a = Pointer.nativeValue(m);
             m.write(0, plain, 0, n);
-            enc.sector(sector - 2, a, a, n); // the IV of an earlier sector must not stick
+            enc.sectors(sector - 2, 1, false, a, a, n, unit); // the IV of an earlier sector must not stick
             m.write(0, plain, 0, n);
-            enc.sector(sector, a, a, n);
+            enc.sectors(sector, 1, false, a, a, n, unit);
             boolean encrypts = Arrays.equals(expected, m.getByteArray(0, n));
-            dec.sector(sector, a, a, n);
+            dec.sectors(sector, 1, false, a, a, n, unit);
             return encrypts && Arrays.equals(plain, m.getByteArray(0, n));
         } finally {
             enc.free();

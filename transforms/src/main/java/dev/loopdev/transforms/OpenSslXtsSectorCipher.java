@@ -1,16 +1,14 @@
 package dev.loopdev.transforms;
 
 import com.sun.jna.Memory;
-import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import dev.loopdev.Transform;
-import java.lang.invoke.MethodHandle;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
- * {@code aes-xts-plain64} and {@code aes-xts-plain} through libcrypto ({@link LibCryptoXts}), one call per sector,
- * giving the same bytes as {@link XtsSectorCipher}. Direct and mapped buffers are read and written where they are;
+ * {@code aes-xts-plain64} and {@code aes-xts-plain} through libcrypto ({@link LibCryptoXts}), one call per request
+ * where {@link XtsSectors} is loaded and one per sector where not, giving the same bytes as {@link XtsSectorCipher}. Direct and mapped buffers are read and written where they are;
  * a heap buffer goes through the context's native scratch, a chunk at a time (JNA would copy a {@code byte[]}
  * argument into memory of its own on every call). When the source is on the heap and the destination is not, the
  * source is copied into the destination and converted there, in place.
@@ -72,14 +70,15 @@ final class OpenSslXtsSectorCipher implements Transform {
     }
 
     /**
-     * The smallest sector size run on libcrypto unless {@code -Dloopdev.xts=libcrypto}. Each sector costs one call:
-     * through JNA about 150 ns on top of libcrypto's own time, which is about 120 ns for a 512-byte sector and 700
-     * for a 4096-byte one, so on a CPU with AVX-512 (where the JDK pipelines the Java XTS's ECB call) the Java XTS
-     * is faster below 2048 bytes; through the foreign function interface (Java 22 and later) the call is a few
-     * nanoseconds and libcrypto is as fast or faster at every size (bench/README.md, "AES-XTS on libcrypto" and
-     * "AES-XTS through the foreign function interface on JDK 22+").
+     * The smallest sector size run on libcrypto unless {@code -Dloopdev.xts=libcrypto}. Through JNA each sector
+     * costs a call of about 150 ns on top of libcrypto's own time, which is about 120 ns for a 512-byte sector and
+     * 700 for a 4096-byte one, so on a CPU with AVX-512 (where the JDK pipelines the Java XTS's ECB call) the Java
+     * XTS is faster below 2048 bytes. With a request's sectors in one JNI call ({@link XtsSectors}), or a call per
+     * sector through the foreign function interface (Java 22 and later), the call costs a few nanoseconds and
+     * libcrypto is as fast or faster at every size (bench/README.md, "AES-XTS on libcrypto", "AES-XTS through the
+     * foreign function interface on JDK 22+" and "AES-XTS: a request's sectors in one JNI call").
      */
-    static final int MIN_SECTOR_SIZE = "ffm".equals(LibCryptoXts.binding()) ? SECTOR_SIZE : 2048;
+    static final int MIN_SECTOR_SIZE = "jna".equals(LibCryptoXts.binding()) ? 2048 : SECTOR_SIZE;
 
     /** Whether this spec, key and sector size run on libcrypto; otherwise {@link XtsSectorCipher} runs them. */
     static boolean handles(CipherSpec spec, byte[] key, int sectorSize) {
@@ -136,16 +135,16 @@ final class OpenSslXtsSectorCipher implements Transform {
             LibCryptoXts.Context xts = c.direction(encode);
             long first = sector + ivOffset;
             if (to.isDirect()) {
-                long out = address(to) + to.position();
+                long out = BufferAddress.of(to) + to.position();
                 if (from.isDirect()) {
-                    sectors(xts, first, address(from) + from.position(), out, n);
+                    sectors(xts, first, BufferAddress.of(from) + from.position(), out, n);
                 } else {
                     to.put(to.position(), from, from.position(), n);
                     sectors(xts, first, out, out, n);
                 }
             } else {
                 ByteBuffer scratch = c.scratch();
-                long in = from.isDirect() ? address(from) + from.position() : 0;
+                long in = from.isDirect() ? BufferAddress.of(from) + from.position() : 0;
                 for (int done = 0; done < n; done += CHUNK_BYTES) {
                     int len = Math.min(CHUNK_BYTES, n - done);
                     if (from.isDirect()) {
@@ -165,26 +164,7 @@ final class OpenSslXtsSectorCipher implements Transform {
     }
 
     private void sectors(LibCryptoXts.Context xts, long first, long in, long out, int len) {
-        boolean plain32 = spec.ivMode() == CipherSpec.IvMode.PLAIN;
-        for (int off = 0, s = 0; off < len; off += sectorSize, s++) {
-            long iv = first + (long) s * ivStep;
-            xts.sector(plain32 ? iv & 0xFFFF_FFFFL : iv, in + off, out + off, sectorSize);
-        }
-    }
-
-    /** {@code MemorySegment.ofBuffer(b).address()} on Java 22 and later, or null: then JNA's JNI call. */
-    private static final MethodHandle POSITION_ADDRESS = Downcall.bufferAddress();
-
-    /** The native address of a direct buffer's first byte (not its position). */
-    private static long address(ByteBuffer direct) {
-        if (POSITION_ADDRESS == null) {
-            return Pointer.nativeValue(Native.getDirectBufferPointer(direct));
-        }
-        try {
-            return (long) POSITION_ADDRESS.invokeExact(direct) - direct.position();
-        } catch (Throwable e) { // ofBuffer takes any buffer, and address() throws nothing
-            throw new IllegalStateException("no address for a direct buffer", e);
-        }
+        xts.sectors(first, ivStep, spec.ivMode() == CipherSpec.IvMode.PLAIN, in, out, len, sectorSize);
     }
 
     @Override

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
 import dev.loopdev.Transform;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -67,6 +69,54 @@ class OpenSslXtsTest {
         }
     }
 
+    /**
+     * A request's sectors in one call into libloopdev-xts.so's loop give the bytes of a call per sector from Java:
+     * every sector size, IV steps, plain's 32-bit IV wrapping in the middle of a request, in place and apart.
+     */
+    @Test
+    void loopInCMatchesACallPerSector() {
+        assumeTrue(XtsSectors.LOADED, "libloopdev-xts.so is not loaded (-D" + Downcall.PROPERTY + ")");
+        Random rnd = new Random(41);
+        for (int round = 0; round < 100; round++) {
+            int sectorSize = SECTOR_SIZES[round % SECTOR_SIZES.length];
+            int ivStep = round % 2 == 0 ? sectorSize / Transform.SECTOR_SIZE : 1 + rnd.nextInt(9);
+            boolean plain32 = round % 3 == 0;
+            int sectors = 1 + rnd.nextInt(16);
+            long first = plain32 ? 0xFFFF_FFFFL - rnd.nextInt(sectors) * (long) ivStep : rnd.nextLong();
+            boolean encrypt = rnd.nextBoolean();
+            boolean inPlace = round % 4 == 1;
+            int n = sectors * sectorSize;
+            byte[] key = InteropTest.bytes(rnd, rnd.nextBoolean() ? 32 : 64);
+            byte[] input = InteropTest.bytes(rnd, n);
+            LibCryptoXts.Context xts = new LibCryptoXts.Context(key, encrypt);
+            try (Memory in = new Memory(n); Memory out = new Memory(n)) {
+                long a = Pointer.nativeValue(in);
+                long b = inPlace ? a : Pointer.nativeValue(out);
+                in.write(0, input, 0, n);
+                xts.eachSector(first, ivStep, plain32, a, b, n, sectorSize);
+                byte[] expected = (inPlace ? in : out).getByteArray(0, n);
+                in.write(0, input, 0, n);
+                out.clear();
+                xts.sectors(first, ivStep, plain32, a, b, n, sectorSize);
+                assertArrayEquals(expected, (inPlace ? in : out).getByteArray(0, n), "sector size " + sectorSize
+                        + " iv step " + ivStep + " plain32 " + plain32 + " first " + first + " sectors " + sectors);
+                if (!inPlace) {
+                    assertArrayEquals(input, in.getByteArray(0, n), "the source changed");
+                }
+            } finally {
+                xts.free();
+            }
+        }
+    }
+
+    @Test
+    void loopInCRefusesPartialSectors() {
+        assumeTrue(XtsSectors.LOADED, "libloopdev-xts.so is not loaded (-D" + Downcall.PROPERTY + ")");
+        assertEquals(-1, XtsSectors.sectors(0, 0, 0, 0, 0, 1000, 512, 0, 1, false), "1000 bytes of 512-byte sectors");
+        assertEquals(-1, XtsSectors.sectors(0, 0, 0, 0, 0, 512, 0, 0, 1, false), "a sector size of 0");
+        assertEquals(-1, XtsSectors.sectors(0, 0, 0, 0, 0, -512, 512, 0, 1, false), "a negative length");
+    }
+
     /** Where the source and destination are: heap or direct, apart or one memory (in place), at odd offsets. */
     enum Layout {
         HEAP_HEAP, HEAP_DIRECT, DIRECT_HEAP, DIRECT_DIRECT, HEAP_IN_PLACE, DIRECT_IN_PLACE;
@@ -123,9 +173,10 @@ class OpenSslXtsTest {
             assertInstanceOf(OpenSslXtsSectorCipher.class, t);
         }
         try (Transform t = Transforms.create("aes-xts-plain64", key, 0, 512)) {
-            // 512-byte sectors: on libcrypto only where its call is cheap (the foreign function interface)
-            Class<?> expected = "ffm".equals(LibCryptoXts.binding()) ? OpenSslXtsSectorCipher.class
-                    : XtsSectorCipher.class;
+            // 512-byte sectors: on libcrypto only where its call is cheap (one JNI call per request, or the
+            // foreign function interface), not through a JNA call per sector
+            Class<?> expected = "jna".equals(LibCryptoXts.binding()) ? XtsSectorCipher.class
+                    : OpenSslXtsSectorCipher.class;
             assertInstanceOf(expected, t);
         }
         System.arraycopy(key, 0, key, 32, 32);
