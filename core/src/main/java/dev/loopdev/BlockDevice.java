@@ -18,7 +18,10 @@ public interface BlockDevice extends Closeable {
     /** Size in bytes, fixed at attach time. */
     long size();
 
-    /** Logical block size: 512 or 4096. Requests need not be aligned to it; it is what a client should prefer. */
+    /**
+     * Logical block size: 512, 1024, 2048 or 4096. Requests need not be aligned to it; it is what a client should
+     * prefer.
+     */
     int blockSize();
 
     boolean isReadOnly();

@@ -5,9 +5,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * One flag per page of a mapped window, safe to use from many threads: what the mapped path knows about its
- * pages (reserved, writable). A flag that is set is a promise that was true when it was set; a clear flag only
- * means "not known", so racing threads may both do the work a flag stands for, which must therefore be harmless
- * to repeat.
+ * pages (reserved, populated for writing, present for reading). A flag that is set is a promise that was true when
+ * it was set; a clear flag only means "not known", so racing threads may both do the work a flag stands for, which
+ * must therefore be harmless to repeat.
  */
 final class PageBits {
     /** Work for a run of pages whose flags are clear; returns whether the run's flags may now be set. */

@@ -17,7 +17,7 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * {@code loopdev fuse IMAGE MOUNTPOINT}: the device as one file in a FUSE mount, {@code MOUNTPOINT/disk}, which
  * losetup, qemu, dd or any program can open. Runs until unmounted ({@code fusermount -u MOUNTPOINT}) or until
- * SIGINT/SIGTERM, which unmount; then flushes and closes the device and exits 0.
+ * SIGINT, SIGTERM or SIGHUP, which unmount; then flushes and closes the device and exits 0.
  */
 @Command(name = "fuse", mixinStandardHelpOptions = true,
         description = "Expose a file as a block device file in a FUSE mount (MOUNTPOINT/disk).")

@@ -29,9 +29,9 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code loopdev serve IMAGE}: serve files over NBD until SIGINT or SIGTERM, or, with {@code --run}, until a command
- * ends. Prints one line on stdout, the URI a client should use (not with --run unless --print-uri: stdout is then
- * the command's); everything else goes to stderr.
+ * {@code loopdev serve IMAGE}: serve files over NBD until SIGINT, SIGTERM or SIGHUP, or, with {@code --run}, until a
+ * command ends. Prints one line on stdout, the URI a client should use (not with --run unless --print-uri: stdout
+ * is then the command's); everything else goes to stderr.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true, description = "Serve files as block devices over NBD.")
 final class ServeCommand implements Callable<Integer> {

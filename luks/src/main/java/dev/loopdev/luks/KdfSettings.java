@@ -9,7 +9,7 @@ import java.security.SecureRandom;
  * {@code --pbkdf-force-iterations}, {@code --pbkdf-memory}, {@code --pbkdf-parallel} and {@code --hash} choose it.
  * {@link #calibrate} benchmarks the way cryptsetup's {@code crypt_pbkdf_perf} does, so that a keyslot costs about
  * {@code iterTimeMs} to open here: PBKDF2 by CPU time from 2^15 iterations up, Argon2 by wall-clock time (its lanes
- * run in parallel), raising memory first and passes after, within ±5%.
+ * run in parallel), raising memory first and passes after, until it takes between 5% less and 10% more.
  *
  * @param type            pbkdf2, argon2i or argon2id
  * @param hash            PBKDF2's hash (and the AF splitter's and the digest's)

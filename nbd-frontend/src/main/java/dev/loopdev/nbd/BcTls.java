@@ -36,7 +36,10 @@ final class BcTls {
     private BcTls() {
     }
 
-    /** The handshake, on the connection's thread; a failure (bad key, unknown identity, no common suite) ends it. */
+    /**
+     * The handshake, on the thread that negotiates with the client (one of the {@link Negotiator}'s TLS threads); a
+     * failure (bad key, unknown identity, no common suite) ends it.
+     */
     static ByteChannel handshake(ByteChannel raw, TlsServer server, String peer) throws IOException {
         TlsServerProtocol protocol = new TlsServerProtocol(TlsChannel.in(raw), TlsChannel.out(raw));
         try {

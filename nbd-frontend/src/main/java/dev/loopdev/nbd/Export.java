@@ -7,7 +7,7 @@ import java.util.Objects;
  * One export a server offers: a name and the device behind it, and what we tell clients about it.
  *
  * <p>Every connection to an export shares its one {@link BlockDevice}, and a flush makes the whole backing file
- * durable (fsync), so {@code CAN_MULTI_CONN} is true: a flush on one connection covers writes completed on any
+ * durable (fdatasync), so {@code CAN_MULTI_CONN} is true: a flush on one connection covers writes completed on any
  * other, which is exactly what the spec asks of a server that advertises it.
  */
 public record Export(String name, BlockDevice device) {

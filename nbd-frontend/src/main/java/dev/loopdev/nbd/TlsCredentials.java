@@ -14,7 +14,10 @@ public interface TlsCredentials {
     /** Runs the server side of the TLS handshake on {@code raw}; returns the channel that carries the rest. */
     ByteChannel accept(ByteChannel raw, String peer) throws IOException;
 
-    /** Pre-shared keys from a psktool file ({@code identity:hexkey} lines): TLS 1.2 with (EC)DHE-PSK or PSK. */
+    /**
+     * Pre-shared keys from a psktool file ({@code identity:hexkey} lines): TLS 1.2 with ECDHE-PSK or DHE-PSK key
+     * exchange (Bouncy Castle's PSK server suites; no plain PSK).
+     */
     static TlsCredentials psk(Path file) throws IOException {
         return new BcTls.Psk(PskKeys.load(file));
     }

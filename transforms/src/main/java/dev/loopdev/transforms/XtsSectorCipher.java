@@ -6,9 +6,11 @@ package dev.loopdev.transforms;
  * encrypted under the second key, and each following block's tweak is the previous one times x in GF(2^128)
  * (little-endian, x^128 + x^7 + x^2 + x + 1). Sectors are whole blocks, so there is no ciphertext stealing.
  *
- * <p>AES-XTS at sectors of 2048 bytes and more runs on libcrypto instead ({@link OpenSslXtsSectorCipher}, chosen
- * in {@link Transforms#create}); this class is the reference it is tested against and runs everything else: small
- * sectors, Twofish and Serpent, keys whose halves are equal, and hosts without a usable libcrypto.
+ * <p>AES-XTS runs on libcrypto instead ({@link OpenSslXtsSectorCipher}, chosen in {@link Transforms#create}) where
+ * {@link OpenSslXtsSectorCipher#handles} says so: at sectors of 2048 bytes and more when libcrypto is called through
+ * JNA, at every sector size through the foreign function interface (Java 22 and later). This class is the
+ * reference it is tested against and runs everything else: smaller sectors on JNA, Twofish and Serpent, keys whose
+ * halves are equal, and hosts without a usable libcrypto.
  *
  * <p>A chunk goes through the data cipher in one ECB call, which the JDK's AES intrinsic pipelines:
  * {@code out = E(in ^ T) ^ T}. The cipher call is fast enough that the passes around it set the pace, so each is a
