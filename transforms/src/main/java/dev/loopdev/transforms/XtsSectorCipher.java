@@ -7,8 +7,9 @@ package dev.loopdev.transforms;
  * (little-endian, x^128 + x^7 + x^2 + x + 1). Sectors are whole blocks, so there is no ciphertext stealing.
  *
  * <p>AES-XTS runs on libcrypto instead ({@link OpenSslXtsSectorCipher}, chosen in {@link Transforms#create}) where
- * {@link OpenSslXtsSectorCipher#handles} says so: at sectors of 2048 bytes and more when libcrypto is called through
- * JNA, at every sector size through the foreign function interface (Java 22 and later). This class is the
+ * {@link OpenSslXtsSectorCipher#handles} says so: at every sector size where a request's sectors are one JNI call
+ * ({@link XtsSectors}) or a call each through the foreign function interface (Java 22 and later), and at sectors of
+ * 2048 bytes and more when libcrypto is called through JNA. This class is the
  * reference it is tested against and runs everything else: smaller sectors on JNA, Twofish and Serpent, keys whose
  * halves are equal, and hosts without a usable libcrypto.
  *
