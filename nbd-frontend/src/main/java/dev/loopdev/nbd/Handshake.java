@@ -14,7 +14,7 @@ import java.util.List;
  * <p>The negotiation is a series of steps, each fed one whole message of the client's ({@link #clientFlags}, then
  * per option {@link #optionHeader} and {@link #option}), so that the {@link Negotiator} can collect messages from
  * every client on one thread without a thread waiting on any of them. Replies go to the channel the handshake
- * was made with. {@link #negotiate} runs the same steps reading a blocking channel, as the rest of a negotiation
+ * was made with. {@link #options} runs the option steps reading a blocking channel, as the rest of a negotiation
  * over TLS does on a thread of its own.
  *
  * <p>After STARTTLS the rest of the negotiation, and the whole transmission, runs over TLS; whatever was
@@ -53,7 +53,7 @@ final class Handshake {
     private int option; // the option whose data comes next
 
     /**
-     * @param ch             where replies go (and, for {@link #negotiate}, where messages come from)
+     * @param ch             where replies go (and, for {@link #options}, where messages come from)
      * @param socket         the client's socket: the transmission's channel unless TLS replaces it
      * @param maxOptions     options a client may send in all before it is cut off
      * @param maxOptionBytes bytes of options (headers and data) a client may send in all
@@ -68,13 +68,6 @@ final class Handshake {
         this.peer = peer;
         this.maxOptions = maxOptions;
         this.maxOptionBytes = maxOptionBytes;
-    }
-
-    /** Runs the whole negotiation on a blocking channel; null when the client ended it with ABORT. */
-    Session negotiate() throws IOException {
-        Wire.writeFully(ch, greeting());
-        clientFlags(Wire.read(ch, CLIENT_FLAGS_BYTES).getInt());
-        return options();
     }
 
     /** Answers options read from the blocking channel until the negotiation ends (going on after STARTTLS). */

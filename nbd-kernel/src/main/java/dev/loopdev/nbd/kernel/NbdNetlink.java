@@ -4,12 +4,10 @@ import dev.loopdev.Errno;
 import dev.loopdev.nbd.kernel.GenericNetlink.NetlinkException;
 import java.io.Closeable;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * The kernel NBD driver's generic netlink family "nbd" (include/uapi/linux/nbd-netlink.h): connect a device to
- * sockets the caller already holds, disconnect it, ask which devices are connected. The way nbd-client configures
+ * sockets the caller already holds, and disconnect it. The way nbd-client configures
  * the kernel since Linux 4.12; unlike the ioctls it needs no thread parked in NBD_DO_IT.
  */
 final class NbdNetlink implements Closeable {
@@ -18,7 +16,6 @@ final class NbdNetlink implements Closeable {
 
     private static final int CMD_CONNECT = 1;
     private static final int CMD_DISCONNECT = 2;
-    private static final int CMD_STATUS = 5;
 
     private static final int ATTR_INDEX = 1;
     private static final int ATTR_SIZE_BYTES = 2;
@@ -26,13 +23,9 @@ final class NbdNetlink implements Closeable {
     private static final int ATTR_TIMEOUT = 4;
     private static final int ATTR_SERVER_FLAGS = 5;
     private static final int ATTR_SOCKETS = 7;
-    private static final int ATTR_DEVICE_LIST = 9;
     private static final int ATTR_BACKEND_IDENTIFIER = 10;
     private static final int SOCK_ITEM = 1;
     private static final int SOCK_FD = 1;
-    private static final int DEVICE_ITEM = 1;
-    private static final int DEVICE_INDEX = 1;
-    private static final int DEVICE_CONNECTED = 2;
 
     private final GenericNetlink netlink;
     private final int family;
@@ -86,28 +79,6 @@ final class NbdNetlink implements Closeable {
 
     void disconnect(int index) throws NetlinkException {
         netlink.request(family, CMD_DISCONNECT, VERSION, new NlAttributes().putU32(ATTR_INDEX, index));
-    }
-
-    /** Every NBD device the kernel has, by index, and whether it is connected. */
-    Map<Integer, Boolean> status() throws NetlinkException {
-        Map<Integer, Boolean> out = new TreeMap<>();
-        for (List<NlAttributes.Attr> reply : netlink.request(family, CMD_STATUS, VERSION, new NlAttributes())) {
-            NlAttributes.Attr list = NlAttributes.find(reply, ATTR_DEVICE_LIST);
-            if (list == null) {
-                continue;
-            }
-            for (NlAttributes.Attr item : list.nested()) {
-                if (item.type() != DEVICE_ITEM) {
-                    continue;
-                }
-                NlAttributes.Attr idx = NlAttributes.find(item.nested(), DEVICE_INDEX);
-                NlAttributes.Attr conn = NlAttributes.find(item.nested(), DEVICE_CONNECTED);
-                if (idx != null) {
-                    out.put(idx.u32(), conn != null && conn.u8() != 0);
-                }
-            }
-        }
-        return out;
     }
 
     @Override

@@ -57,20 +57,12 @@ final class NlAttributes {
 
     /** One parsed attribute: its type (flags masked off) and its payload. */
     record Attr(int type, ByteBuffer payload) {
-        int u8() {
-            return payload.get(0) & 0xff;
-        }
-
         int u16() {
             return payload.getShort(0) & 0xffff;
         }
 
         int u32() {
             return payload.getInt(0);
-        }
-
-        List<Attr> nested() {
-            return parse(payload);
         }
     }
 
