@@ -100,6 +100,7 @@ class SlotPoolTest {
                 }
                 c.frees.incrementAndGet();
             });
+            p.give(p.take()); // one context exists whenever the close lands, even before any thread's first take
             List<Thread> threads = new ArrayList<>();
             for (int t = 0; t < 4; t++) {
                 threads.add(new Thread(() -> {
