@@ -7,14 +7,17 @@
 #   JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java RUNTIME=10 REPS=7 bench/scripts/nbd-bench.sh
 #
 # Environment: JAVA (default: java), JAR (default: cli/target/loopdev.jar, built when missing), SIZE (image size,
-# default 1G), RUNTIME (seconds per fio job, default 5), REPS (repetitions; the tables show the median, default
-# 5), COPIES (nbdcopy runs per repetition, default 3), WARMUP (seconds of unrecorded I/O per server first,
-# default 5), SERVERS (default: "loopdev-mapped loopdev-positional nbdkit nbdkit-trixie", the last only when the
+# default 1G), RUNTIME (seconds per fio job, default 5), IO_SIZE (instead of RUNTIME: the bytes each fio job
+# moves, e.g. 1G, so that every server does the same work: steadier for an A/B of a small change), REPS
+# (repetitions; the tables show the median, default 5), COPIES (nbdcopy runs per repetition, default 3), WARMUP
+# (seconds of unrecorded I/O per server first, default 5), SERVERS (default: "loopdev-mapped loopdev-positional nbdkit nbdkit-trixie", the last only when the
 # chroot exists; loopdev-mapped-copying and loopdev-positional-copying run with in-place transfers off,
 # -Dloopdev.nbd.inPlace=false, and baseline-mapped and baseline-positional with BASELINE_JAR, another build's
 # loopdev.jar, for a before/after in one run; BASE_JAR and base-mapped, base-positional are the same; without
 # either, the baseline is this jar), ARGS and BASELINE_ARGS (JVM options of the loopdev-* and baseline-* servers,
-# e.g. BASELINE_ARGS=-Dloopdev.nbd.inlineWriteBytes=1048576 for an A/B of a tuning in one run),
+# e.g. BASELINE_ARGS=-Dloopdev.nbd.inlineWriteBytes=1048576 for an A/B of a tuning in one run), FRESH (set: each
+# job gets a server of its own, started and warmed up for it and stopped after it, alone on the machine; unset:
+# all servers run throughout),
 # TRIXIE (a Debian 13 chroot with nbdkit, fio and
 # libnbd-bin; default /var/cache/loopdev-bench/trixie; make it with bench/scripts/trixie-peers.sh), CLIENTS
 # ("trixie": fio 3.39 and nbdcopy 1.22 from that chroot, the default when it exists; "host": Debian 12's fio
@@ -37,6 +40,12 @@ JAVA=${JAVA:-java}
 JAR=${JAR:-$root/cli/target/loopdev.jar}
 SIZE=${SIZE:-1G}
 RUNTIME=${RUNTIME:-5}
+IO_SIZE=${IO_SIZE:-}
+if [ -n "$IO_SIZE" ]; then
+  fio_amount=(--io_size="$IO_SIZE"); amount="io_size=$IO_SIZE"
+else
+  fio_amount=(--time_based --runtime="$RUNTIME"); amount="time_based runtime=${RUNTIME}s"
+fi
 REPS=${REPS:-5}
 COPIES=${COPIES:-3}
 WARMUP=${WARMUP:-5}
@@ -123,6 +132,7 @@ uri_of() { echo "nbd+unix:///?socket=$(sock_of "$1")"; }
 start_server() {
   local name=$1 sock image=$work/$1.img
   sock=$(sock_of "$name")
+  rm -f "$sock" # a stopped server's socket file (FRESH starts each server again)
   cp "$source" "$image"
   case "$name" in
     loopdev-mapped|loopdev-positional|loopdev-mapped-copying|loopdev-positional-copying|baseline-mapped|baseline-positional|base-mapped|base-positional)
@@ -165,14 +175,14 @@ record() {
   echo "$1 $2 $3 $4 $5 $6" >> "$results"
 }
 
-# fio_job SERVER NAME RW BS IODEPTH: one time-based fio run; records MiB/s, IOPS, bytes moved and server CPU. No
+# fio_job SERVER NAME RW BS IODEPTH: one fio run (time-based, or IO_SIZE bytes); records MiB/s, IOPS, bytes moved and server CPU. No
 # ramp time: the CPU is sampled around the whole run, so the bytes must be the whole run's too (the servers were
 # warmed up before).
 fio_job() {
   local server=$1 name=$2 rw=$3 bs=$4 depth=$5 c0 c1
   c0=$(cpu_ticks "$server")
   client fio --name="$name" --ioengine=nbd --uri="$(uri_of "$server")" --rw="$rw" --bs="$bs" \
-      --iodepth="$depth" --size="$size_bytes" --time_based --runtime="$RUNTIME" \
+      --iodepth="$depth" --size="$size_bytes" "${fio_amount[@]}" \
       --randrepeat=0 --output-format=json --output="$work/fio.json" > /dev/null
   c1=$(cpu_ticks "$server")
   read -r mib iops bytes < <("$PY" - "$work/fio.json" "$rw" <<'PYEOF'
@@ -223,17 +233,20 @@ workload() {
 }
 WORKLOADS=${WORKLOADS:-"seq-read-1M-qd8 seq-write-1M-qd8 rand-read-4k-qd16 rand-write-4k-qd16 nbdcopy-in nbdcopy-out"}
 
-read -ra servers <<< "$SERVERS"
-for server in "${servers[@]}"; do start_server "$server"; done
-
 # Warm-up, not recorded: a long-running server is measured, not the first seconds of a JVM (the JIT compiles
 # the request path while the first few GiB go through). Every server gets the same.
-echo "nbd-bench: warming up (${WARMUP}s of mixed I/O and one copy out per server)" >&2
-for server in "${servers[@]}"; do
-  client fio --name=warmup --ioengine=nbd --uri="$(uri_of "$server")" --rw=randrw --bsrange=4k-1M --iodepth=8 \
+warm_up() {
+  client fio --name=warmup --ioengine=nbd --uri="$(uri_of "$1")" --rw=randrw --bsrange=4k-1M --iodepth=8 \
       --size="$size_bytes" --time_based --runtime="$WARMUP" --output=/dev/null > /dev/null
-  client nbdcopy "$(uri_of "$server")" null:
-done
+  client nbdcopy "$(uri_of "$1")" null:
+}
+
+read -ra servers <<< "$SERVERS"
+if [ -z "${FRESH:-}" ]; then
+  for server in "${servers[@]}"; do start_server "$server"; done
+  echo "nbd-bench: warming up (${WARMUP}s of mixed I/O and one copy out per server)" >&2
+  for server in "${servers[@]}"; do warm_up "$server"; done
+fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for rep in $(seq 1 "$REPS"); do
@@ -242,7 +255,10 @@ for rep in $(seq 1 "$REPS"); do
     # rotate the order each repetition so that no server always runs first or last
     n=${#servers[@]}
     for i in $(seq 0 $((n - 1))); do
-      workload "${servers[$(( (i + rep) % n ))]}" "$name"
+      server=${servers[$(( (i + rep) % n ))]}
+      if [ -n "${FRESH:-}" ]; then start_server "$server"; warm_up "$server"; fi
+      workload "$server" "$name"
+      if [ -n "${FRESH:-}" ]; then stop_servers; fi
     done
   done
 done
@@ -252,7 +268,8 @@ $have_trixie && versions="$versions, nbdkit-trixie $(chroot "$TRIXIE" nbdkit --v
 echo
 echo "loopdev NBD benchmark: image $SIZE in /dev/shm; $versions; clients ($CLIENTS): $(client fio --version),"
 echo "nbdcopy $(client nbdcopy --version | head -1 | awk '{print $2}'); JDK: $("$JAVA" -version 2>&1 | head -1)"
-echo "servers side by side, ${WARMUP}s warm-up each, workloads interleaved; fio: ioengine=nbd, unix socket, time_based runtime=${RUNTIME}s;"
+if [ -n "${FRESH:-}" ]; then how="a fresh server alone for each job"; else how="servers side by side"; fi
+echo "$how, ${WARMUP}s warm-up each, workloads interleaved; fio: ioengine=nbd, unix socket, $amount;"
 echo "median of $REPS repetitions (nbdcopy: of $COPIES runs each); load average before $load_before, after $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 "$PY" - "$results" "$SERVERS" "$TICKS" <<'EOF'

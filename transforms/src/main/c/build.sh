@@ -10,6 +10,6 @@ if [ -z "$cc" ]; then
   exit 1
 fi
 mkdir -p "$out"
-exec "$cc" -O2 -fPIC -shared -fvisibility=default -Wall -Wextra -Werror -std=c11 \
+exec "$cc" -O2 -fPIC -shared -Wall -Wextra -Werror -std=c11 \
   -I"$java_home/include" -I"$java_home/include/linux" \
   -Wl,-z,noexecstack -Wl,-z,relro,-z,now -o "$out/libloopdev-xts.so" "$src"

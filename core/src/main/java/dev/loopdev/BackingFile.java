@@ -35,6 +35,7 @@ final class BackingFile implements AutoCloseable {
     private final AtomicBoolean canReserve = new AtomicBoolean(true);
     private final AtomicBoolean canPunch = new AtomicBoolean(true);
     private final AtomicBoolean canZeroRange = new AtomicBoolean(true);
+    private final SizeCheck sizeCheck = new SizeCheck(this::size);
 
     private BackingFile(Path path, FileChannel channel, int fd, boolean writable) {
         this.path = path;
@@ -188,17 +189,22 @@ final class BackingFile implements AutoCloseable {
     }
 
     /**
-     * Fails with EIO when the file no longer reaches {@code pos + length}: it shrank underneath the device. One
-     * fstat per request; both write paths call it, the mapped one because a page past the end faults (and on JDK
-     * 17 that fault may surface later, somewhere else), the positional one because a pwrite there would grow the
-     * file back, sparse.
+     * Fails with EIO when the file no longer reaches {@code pos + length}: it shrank underneath the device. Both
+     * write paths call it for every request, the mapped one because a page past the end faults (and on JDK 17 that
+     * fault may surface later, somewhere else), the positional one because a pwrite there would grow the file
+     * back, sparse. The size comes from an fstat per request, or one per arrival of requests ({@link SizeCheck}).
      */
     void checkSpans(long pos, long length) throws IOException {
-        long size = size();
+        long size = sizeCheck.size();
         if (size < pos + length) {
             throw new BlockDeviceException(Errno.EIO, path + " [" + pos + ", +" + length
                     + "): the backing file shrank to " + size + " bytes underneath the device");
         }
+    }
+
+    /** Requests arrived: see {@link SizeCheck#arrived}. */
+    void arrived() {
+        sizeCheck.arrived();
     }
 
     /** Fills {@code dst}; a file that ends early (truncated underneath us) is EIO. */

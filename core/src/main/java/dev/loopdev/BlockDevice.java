@@ -127,6 +127,16 @@ public interface BlockDevice extends Closeable {
         return null;
     }
 
+    /**
+     * Requests have just been read off the frontend's transport (one read of a socket may bring many). A frontend
+     * that calls this after every read that may bring requests, before it acts on them, lets the device do its
+     * per-request bookkeeping once per arrival instead: {@link LoopDevice} checks the backing file's size once
+     * per arrival rather than once per request. Every frontend of a device must then call it; one that never calls
+     * it keeps the per-request checks.
+     */
+    default void arrived() {
+    }
+
     default void checkWritable() throws BlockDeviceException {
         if (isReadOnly()) {
             throw new BlockDeviceException(Errno.EPERM, "the device is read-only");

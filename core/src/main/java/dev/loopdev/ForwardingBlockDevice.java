@@ -47,6 +47,11 @@ public abstract class ForwardingBlockDevice implements BlockDevice {
         next.flush();
     }
 
+    @Override
+    public void arrived() {
+        next.arrived();
+    }
+
     /** Forwards: a decorator that changes or checks the bytes themselves must return null here instead. */
     @Override
     public Lent lendForRead(long offset, int length) throws IOException {

@@ -189,6 +189,11 @@ public final class LoopDevice implements BlockDevice {
     }
 
     @Override
+    public void arrived() {
+        file.arrived();
+    }
+
+    @Override
     public Lent lendForRead(long devPos, int n) throws IOException {
         assertOpenAndInRange(devPos, n);
         return lend(devPos, n, false);

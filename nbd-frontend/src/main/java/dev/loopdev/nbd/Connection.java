@@ -63,7 +63,7 @@ final class Connection implements Runnable {
                     + session.extendedHeaders() + ", base:allocation " + session.baseAllocation());
             replies = new ReplyWriter(session.channel(), session.structuredReplies(), session.extendedHeaders(),
                     server.errorReplies());
-            input = new SocketInput(session.channel(), replies::flushDeferred);
+            input = new SocketInput(session.channel(), replies::flushDeferred, device::arrived);
             if (server.tuning().inPlace() && !session.tls()) {
                 inPlace = new InPlace(device, input, replies, inFlight, server.buffers(), this::failed);
             }

@@ -12,18 +12,21 @@ import java.nio.channels.ReadableByteChannel;
  * straight into their destination. Used by the connection's reader thread only.
  *
  * <p>Before every read that may wait for the client, {@code beforeWaiting} runs: the connection sends the replies
- * it deferred while there were requests left to read.
+ * it deferred while there were requests left to read. After every read that brought bytes, {@code arrived} runs,
+ * before any of them is parsed: the device hears that requests arrived ({@link dev.loopdev.BlockDevice#arrived}).
  */
 final class SocketInput {
     static final int STAGING_BYTES = 64 << 10;
 
     private final ReadableByteChannel ch;
     private final Runnable beforeWaiting;
+    private final Runnable arrived;
     private final ByteBuffer staging = ByteBuffer.allocateDirect(STAGING_BYTES).flip(); // empty, ready to drain
 
-    SocketInput(ReadableByteChannel ch, Runnable beforeWaiting) {
+    SocketInput(ReadableByteChannel ch, Runnable beforeWaiting, Runnable arrived) {
         this.ch = ch;
         this.beforeWaiting = beforeWaiting;
+        this.arrived = arrived;
     }
 
     /** When the read in progress started (System.nanoTime), 0 when none is. */
@@ -32,11 +35,16 @@ final class SocketInput {
     private int read(ByteBuffer dst) throws IOException {
         beforeWaiting.run();
         readingSince = System.nanoTime() | 1; // never 0 while reading
+        int n;
         try {
-            return ch.read(dst);
+            n = ch.read(dst);
         } finally {
             readingSince = 0;
         }
+        if (n > 0) {
+            arrived.run();
+        }
+        return n;
     }
 
     /** How long the read in progress has waited for the client, in nanoseconds; 0 when none is. */
