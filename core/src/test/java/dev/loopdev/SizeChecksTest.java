@@ -33,12 +33,11 @@ class SizeChecksTest {
 
     private Path image(long size) throws IOException {
         Path img = dir.resolve("disk.img");
-        try (RandomAccessFile raf = new RandomAccessFile(img.toFile(), "rw")) {
-            raf.setLength(size);
-        }
+        setLength(img, size);
         return img;
     }
 
+    /** Truncates or extends, as another process would. */
     private static void setLength(Path img, long size) throws IOException {
         try (RandomAccessFile raf = new RandomAccessFile(img.toFile(), "rw")) {
             raf.setLength(size);
