@@ -17,9 +17,8 @@ final class SizeCheck {
     }
 
     private final Source source;
-    /** Arrivals reported so far; the generation a size was read at. */
+    /** Arrivals reported so far, the generation a size was read at; none: a read per call. */
     private final AtomicLong arrivals = new AtomicLong();
-    private volatile boolean perArrival;
     private volatile Checked checked = new Checked(-1, -1);
 
     /** A size from a read that started when {@link #arrivals} stood at {@code arrival}. */
@@ -30,10 +29,10 @@ final class SizeCheck {
     }
 
     long size() throws IOException {
-        if (!perArrival) {
+        long arrival = arrivals.get(); // before the read: the size then covers every arrival up to this one
+        if (arrival == 0) {
             return source.size();
         }
-        long arrival = arrivals.get(); // before the read: the size then covers every arrival up to this one
         Checked c = checked;
         if (c.arrival == arrival) {
             return c.size;
@@ -49,9 +48,6 @@ final class SizeCheck {
      * that may bring requests, before it acts on them.
      */
     void arrived() {
-        if (!perArrival) {
-            perArrival = true;
-        }
         arrivals.incrementAndGet();
     }
 }
